@@ -1,0 +1,46 @@
+# The few verbs a person types. Everything installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
+
+# Function binaries, read from template.yaml so the two cannot disagree.
+FUNCTIONS := $(shell sed -n 's/^ *Binary: *//p' template.yaml)
+ARM64 := aarch64-unknown-linux-gnu
+
+.PHONY: help install lint test dev build bench
+
+help:
+	@echo "make dev    run Tessera locally (AWS stand-in, Redis, functions)"
+	@echo "make test   install, format check, clippy, every test, cfn-lint"
+	@echo "make build  release Lambda binaries for every function"
+	@echo "make bench  benchmarks (cold start)"
+
+install:
+	@bash infra/install.sh
+
+lint: install
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cfn-lint template.yaml
+
+test: lint
+	cargo test --workspace
+
+dev: install
+	cargo run -p tessera-devstack
+
+# arm64 (Graviton) is what template.yaml deploys; cross-compiling needs the
+# rustup target and zig (installed by infra/install.sh).
+build: install
+	@if rustup target list --installed | grep -qx $(ARM64) || rustup target add $(ARM64); then \
+		cargo lambda build --release --arm64 $(addprefix --bin ,$(FUNCTIONS)); \
+	else \
+		echo "build: the $(ARM64) target cannot be installed here; building x86_64 instead (not deployable as arm64)"; \
+		cargo lambda build --release --x86-64 $(addprefix --bin ,$(FUNCTIONS)); \
+	fi
+
+bench: install
+	cargo build --release --bin cold-start --bin hello-lambda $(addprefix --bin ,$(FUNCTIONS))
+	./target/release/cold-start

@@ -1,0 +1,8 @@
+//! Tessera's pure domain: the types and rules every function shares.
+//!
+//! No I/O, no AWS, no async: everything here builds for `wasm32` and is
+//! tested with plain unit tests.
+
+pub mod identity;
+
+pub use identity::{Identity, IdentityError, Role, Tier, UserId};

@@ -1,0 +1,15 @@
+//! Tessera's HTTP conventions, shared by every HTTP function: problem+json
+//! errors, the caller's identity, the standard layers, and `serve`.
+
+pub mod identity;
+pub mod layers;
+pub mod problem;
+
+pub use identity::Caller;
+pub use layers::{HttpConfig, with_platform_layers};
+pub use problem::{ApiError, Problem};
+
+/// Runs an axum router as a Lambda function behind API Gateway.
+pub async fn serve(router: axum::Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(router).await
+}
