@@ -107,12 +107,14 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> anyhow::Result<Self> {
-        let port = free_port()?;
+        Ok(Self { process: Self::spawn(free_port()?)? })
+    }
+
+    fn spawn(port: u16) -> anyhow::Result<ServerProcess> {
         let mut command = Command::new("redis-server");
         command.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-        let process = ServerProcess::spawn("redis-server", command, port, Duration::from_secs(10))
-            .context("is redis-server installed? run `make install`")?;
-        Ok(Self { process })
+        ServerProcess::spawn("redis-server", command, port, Duration::from_secs(10))
+            .context("is redis-server installed? run `make install`")
     }
 
     pub fn url(&self) -> String {
@@ -122,6 +124,13 @@ impl RedisServer {
     /// Stops the server now (a Redis outage, for tests).
     pub fn stop(&mut self) {
         self.process.stop();
+    }
+
+    /// Starts it again, empty, on the same port (the outage ends).
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.process.stop();
+        self.process = Self::spawn(self.process.port)?;
+        Ok(())
     }
 }
 
