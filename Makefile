@@ -9,11 +9,12 @@ export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 FUNCTIONS := $(shell sed -n 's/^ *Binary: *//p' template.yaml)
 ARM64 := aarch64-unknown-linux-gnu
 
-.PHONY: help install lint test dev build bench
+.PHONY: help install lint test dev token build bench
 
 help:
 	@echo "make dev    run Tessera locally (AWS stand-in, Redis, functions)"
 	@echo "make test   install, format check, clippy, every test, cfn-lint"
+	@echo "make token USER=alice TIER=pro ROLES=admin   a dev JWT for make dev"
 	@echo "make build  release Lambda binaries for every function"
 	@echo "make bench  benchmarks (cold start)"
 
@@ -23,13 +24,17 @@ install:
 lint: install
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cfn-lint template.yaml
+	cfn-lint template.yaml tests/fixtures/template.yaml
 
 test: lint
 	cargo test --workspace
 
 dev: install
-	cargo run -p tessera-devstack
+	cargo run -q -p tessera-devstack
+
+# TIER defaults to free; ROLES is a comma list (optional).
+token:
+	@cargo run -q -p tessera-devstack -- token --user "$(USER)" --tier "$(or $(TIER),free)" --roles "$(ROLES)"
 
 # arm64 (Graviton) is what template.yaml deploys; cross-compiling needs the
 # rustup target and zig (installed by infra/install.sh).
@@ -42,5 +47,6 @@ build: install
 	fi
 
 bench: install
-	cargo build --release --bin cold-start --bin hello-lambda $(addprefix --bin ,$(FUNCTIONS))
+	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead $(addprefix --bin ,$(FUNCTIONS))
 	./target/release/cold-start
+	./target/release/gateway-overhead

@@ -1,87 +1,83 @@
-//! The local stack: moto server and redis-server, the resources
-//! `template.yaml` declares, and every function under `cargo lambda watch`,
-//! configured with the environment the template gives it.
-//!
-//! Ctrl-C stops what this started, and nothing else.
+//! `devstack [--template PATH] [--http-port N] [--websocket-port N]` runs
+//! Tessera locally; `devstack token --user U [--tier T] [--roles a,b]`
+//! prints a dev JWT for it. Ctrl-C stops everything started here.
 
-use std::collections::BTreeMap;
-use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use tessera_testkit::services::free_port;
-use tessera_testkit::template::workspace_root;
-use tessera_testkit::{LocalServices, Stack, Template};
-
-const STACK_NAME: &str = "tessera-local";
+use tessera_devstack::jwt::DevTokens;
+use tessera_devstack::{Devstack, Options, plan};
+use tessera_testkit::{Stack, Template};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    println!("devstack: starting moto server and redis-server ...");
-    let services = LocalServices::shared();
-    let parameters = HashMap::from([("RedisUrl".to_owned(), services.redis_url.clone())]);
-    let stack = Stack::provision(Template::workspace()?, STACK_NAME, parameters, &services.sdk_config())
-        .await
-        .context("creating the template's tables and queues")?;
-
-    let env_file = workspace_root().join(".devstack/functions.env");
-    std::fs::create_dir_all(env_file.parent().expect("a parent"))?;
-    std::fs::write(&env_file, functions_environment(&stack, services)?)?;
-
-    let port = free_port()?;
-    let functions = stack.template.functions()?;
-    banner(services, &stack, port, &functions.iter().map(|f| f.binary.as_str()).collect::<Vec<_>>());
-
-    let mut watch = tokio::process::Command::new("cargo")
-        .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
-        .arg("--env-file")
-        .arg(&env_file)
-        .current_dir(workspace_root())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting `cargo lambda watch` (run `make install`)")?;
-
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => println!("\ndevstack: stopping"),
-        status = watch.wait() => println!("devstack: cargo lambda watch exited ({})", status?),
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("token") {
+        args.next();
+        return print_token(args.collect());
     }
-    let _ = watch.kill().await;
-    // Exiting runs the hooks that stop the moto and redis servers started above.
+    let mut options = Options::default();
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--template" => options.template = PathBuf::from(value()?),
+            "--http-port" => options.http_port = value()?.parse()?,
+            "--websocket-port" => options.websocket_port = value()?.parse()?,
+            other => bail!("unknown argument {other}; see the comment at the top of infra/devstack/src/main.rs"),
+        }
+    }
+
+    println!("devstack: starting moto server, redis-server and the template's resources ...");
+    let devstack = Devstack::start(options).await?;
+    banner(&devstack);
+    tokio::signal::ctrl_c().await?;
+    println!("\ndevstack: stopping");
+    drop(devstack);
+    // Exiting runs the hooks that stop the moto and redis servers.
     std::process::exit(0)
 }
 
-/// Every function's template environment, resolved to the local stack, plus
-/// what reaches the local services. `cargo lambda watch` takes one
-/// environment for all functions, so two functions may not disagree.
-fn functions_environment(stack: &Stack, services: &LocalServices) -> anyhow::Result<String> {
-    let mut merged: BTreeMap<String, (String, String)> = BTreeMap::new();
-    for function in stack.template.functions()? {
-        for (name, value) in stack.function_environment(&function.logical_id)? {
-            match merged.get(&name) {
-                Some((other, existing)) if *existing != value => {
-                    bail!("{} and {other} set {name} differently; the devstack cannot run both", function.logical_id)
-                }
-                _ => {
-                    merged.insert(name, (function.logical_id.clone(), value));
-                }
-            }
-        }
-    }
-    let local = services.function_environment().into_iter().map(|(k, v)| (k, (String::new(), v)));
-    merged.extend(local);
-    Ok(merged.iter().map(|(name, (_, value))| format!("{name}={value}\n")).collect())
-}
-
-fn banner(services: &LocalServices, stack: &Stack, port: u16, binaries: &[&str]) {
+fn banner(devstack: &Devstack) {
+    let services = devstack.services;
     println!();
-    println!("  Tessera devstack (stack {})", stack.name);
-    println!("  AWS stand-in (moto)   {}", services.aws_endpoint);
-    println!("  Redis                 {}", services.redis_url);
-    for binary in binaries {
-        println!("  function {binary:<12} http://127.0.0.1:{port}/lambda-url/{binary}/");
+    println!("  Tessera devstack (stack {})", devstack.stack.name);
+    println!("  HTTP API        {}", devstack.http_url);
+    if devstack.plan.websocket.is_some() {
+        println!("  WebSocket API   {}", devstack.websocket_url);
+    }
+    println!("  AWS (moto)      {}", services.aws_endpoint);
+    println!("  Redis           {}", services.redis_url);
+    println!();
+    for route in &devstack.plan.http.routes {
+        let lock = if route.authorized { "token" } else { "public" };
+        println!("  {:<36} {:<7} {}", route.route_key, lock, route.function);
     }
     println!();
-    println!("  try: curl http://127.0.0.1:{port}/lambda-url/health/health/ready");
-    println!("  The first request builds the functions: that can take a few minutes.");
+    println!("  a token:  make token USER=alice TIER=pro ROLES=admin");
+    println!("  then:     curl -H \"Authorization: Bearer $TOKEN\" {}/health/detailed", devstack.http_url);
     println!("  Ctrl-C stops everything started here.");
     println!();
+}
+
+/// Prints a token for the template's JWT authorizer; reads only the template.
+fn print_token(args: Vec<String>) -> anyhow::Result<()> {
+    let (mut user, mut tier, mut roles, mut template) =
+        (None, "free".to_owned(), Vec::new(), tessera_testkit::template::workspace_root().join("template.yaml"));
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--user" => user = Some(value),
+            "--tier" => tier = value,
+            "--roles" => roles = value.split(',').filter(|r| !r.is_empty()).map(str::to_owned).collect(),
+            "--template" => template = PathBuf::from(value),
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    let user = user.context("--user is required")?;
+    let stack = Stack::unprovisioned(Template::load(&template)?, "token");
+    let tokens = DevTokens::for_authorizer(plan::jwt_authorizer(&stack)?.as_ref());
+    println!("{}", tokens.issue(&user, &tier, &roles, Duration::from_secs(12 * 3600)));
+    Ok(())
 }

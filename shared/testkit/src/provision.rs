@@ -84,6 +84,13 @@ impl Stack {
         Ok(stack)
     }
 
+    /// The stack as it would be named, with nothing created: for reading
+    /// what resolves without resources (parameters, names).
+    pub fn unprovisioned(template: Template, stack_name: &str) -> Self {
+        let parameters = template.parameter_defaults();
+        Self { name: stack_name.to_owned(), template, parameters, resources: HashMap::new() }
+    }
+
     pub fn resolver(&self) -> Resolver<'_> {
         Resolver {
             template: &self.template,

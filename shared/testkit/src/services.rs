@@ -152,7 +152,7 @@ impl ServerProcess {
             .spawn()
             .with_context(|| format!("spawning {name}"))?;
         let mut process = Self { child, port };
-        register_for_exit(process.child.id());
+        register_for_exit(process.child.id() as libc::pid_t);
         let deadline = Instant::now() + patience;
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
@@ -171,7 +171,7 @@ impl ServerProcess {
     fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        unregister(self.child.id());
+        unregister(self.child.id() as libc::pid_t);
     }
 }
 
@@ -181,28 +181,40 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Processes to stop when the test binary exits: statics are never dropped,
-/// so the shared servers are stopped by an `atexit` hook instead.
-static STARTED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+/// What to stop when this process exits, as `kill(2)` targets: a pid, or
+/// minus a process group id. Statics are never dropped, so the shared
+/// servers (and the devstack's `cargo lambda watch`) are stopped by an
+/// `atexit` hook instead.
+static AT_EXIT: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
 
-fn register_for_exit(pid: u32) {
+fn register_for_exit(target: libc::pid_t) {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| unsafe {
-        libc::atexit(stop_started_servers);
+        libc::atexit(stop_at_exit);
     });
-    STARTED.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()).push(target);
 }
 
-fn unregister(pid: u32) {
-    STARTED.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != pid);
+fn unregister(target: libc::pid_t) {
+    AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| *t != target);
 }
 
-extern "C" fn stop_started_servers() {
-    let pids = std::mem::take(&mut *STARTED.lock().unwrap_or_else(|e| e.into_inner()));
-    for pid in pids {
-        // SAFETY: signalling a child this process started and has not reaped.
+/// Stops a whole process group (a child and everything it started) when
+/// this process exits, unless [`forget_process_group`] is called first.
+pub fn stop_process_group_at_exit(group: u32) {
+    register_for_exit(-(group as libc::pid_t));
+}
+
+pub fn forget_process_group(group: u32) {
+    unregister(-(group as libc::pid_t));
+}
+
+extern "C" fn stop_at_exit() {
+    let targets = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()));
+    for target in targets {
+        // SAFETY: signalling processes (or groups) this process started.
         unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            libc::kill(target, libc::SIGTERM);
         }
     }
 }

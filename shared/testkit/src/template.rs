@@ -114,6 +114,13 @@ impl Template {
         Ok(env)
     }
 
+    /// A function property as SAM applies it: the function's own, else the
+    /// one from `Globals.Function`. Unresolved.
+    pub fn function_property(&self, logical_id: &str, name: &str) -> Option<&Value> {
+        let own = self.root.get("Resources")?.get(logical_id)?.get("Properties").and_then(|p| p.get(name));
+        own.or_else(|| self.root.get("Globals")?.get("Function")?.get(name))
+    }
+
     /// Parameter defaults, as strings (lists joined with commas as
     /// CloudFormation passes them).
     pub fn parameter_defaults(&self) -> HashMap<String, String> {
