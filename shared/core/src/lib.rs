@@ -3,6 +3,7 @@
 //! No I/O, no AWS, no async: everything here builds for `wasm32` and is
 //! tested with plain unit tests.
 
+pub mod content;
 pub mod identity;
 
 pub use identity::{Identity, IdentityError, Role, Tier, UserId};

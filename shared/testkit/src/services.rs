@@ -7,7 +7,7 @@
 //! test its own server to stop, for outage tests.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
@@ -80,7 +80,8 @@ fn leak<T>(server: T) -> &'static T {
     Box::leak(Box::new(server))
 }
 
-/// moto server, the AWS stand-in.
+/// moto server, the AWS stand-in, with DynamoDB conditional writes made
+/// atomic as in DynamoDB (see `python/moto_server.py`).
 pub struct MotoServer {
     process: ServerProcess,
 }
@@ -88,8 +89,9 @@ pub struct MotoServer {
 impl MotoServer {
     pub fn start() -> anyhow::Result<Self> {
         let port = free_port()?;
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/moto_server.py");
         let mut command = Command::new(python());
-        command.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
+        command.arg(launcher).args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let process = ServerProcess::spawn("moto", command, port, Duration::from_secs(60))
             .context("is moto installed? run `make install` (pip install 'moto[server]')")?;
         Ok(Self { process })

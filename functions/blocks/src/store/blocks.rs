@@ -1,0 +1,219 @@
+//! Blocks: created, read, and patched with ONE conditional UpdateItem whose
+//! condition is "every touched field is unchanged since the base version".
+//! A failed condition returns the item as it is (`ALL_OLD`), so a conflict
+//! is reported with the current block at no extra read.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context as _, anyhow};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use serde_json::Value;
+use tessera_core::UserId;
+use tessera_core::content::{Block, BlockId, BlockPatch, Field, Precondition, ProjectId, PropKey, SlideId};
+
+use super::keys::{block_sort_key, project_partition};
+use super::{ContentStore, now};
+
+/// What a new block is made of.
+#[derive(Debug, Clone)]
+pub struct NewBlock {
+    pub id: BlockId,
+    pub project_id: ProjectId,
+    pub slide_id: SlideId,
+    pub kind: String,
+    pub content: Value,
+    pub props: BTreeMap<PropKey, Value>,
+}
+
+/// Why a patch did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchRejected {
+    #[error("the block does not exist")]
+    NotFound,
+    /// Fields the patch touches changed after its base version (409).
+    #[error("conflicting fields: {fields:?}")]
+    Conflict { current: Box<Block>, fields: Vec<Field> },
+    /// `If-Match` names a version the block has moved on from (412).
+    #[error("the block is no longer at the version given")]
+    PreconditionFailed { current: Box<Block> },
+    /// `baseVersion` is newer than the block: the client is confused (409).
+    #[error("the base version is ahead of the block")]
+    BaseAhead { current: Box<Block> },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ContentStore {
+    /// Version 1, every field it has counted as changed at version 1.
+    pub async fn create_block(&self, new: NewBlock, actor: &UserId) -> anyhow::Result<Block> {
+        let created = now();
+        let mut field_versions: BTreeMap<String, u64> =
+            new.props.keys().map(|key| (Field::Prop(key.clone()).path(), 1)).collect();
+        field_versions.insert(Field::Content.path(), 1);
+        let block = Block {
+            id: new.id,
+            project_id: new.project_id,
+            slide_id: new.slide_id,
+            kind: new.kind,
+            content: new.content,
+            props: new.props,
+            version: 1,
+            field_versions,
+            created_at: created.clone(),
+            updated_at: created,
+            updated_by: actor.clone(),
+        };
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&block)?;
+        item.insert("pk".into(), AttributeValue::S(project_partition(&block.project_id)));
+        item.insert("sk".into(), AttributeValue::S(block_sort_key(&block.id)));
+        item.insert("entity".into(), AttributeValue::S("block".into()));
+        self.client()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|err| anyhow!("putting block {}: {}", block.id, DisplayErrorContext(err)))?;
+        Ok(block)
+    }
+
+    /// Strongly consistent: a reader sees every acknowledged write.
+    pub async fn get_block(&self, project: &ProjectId, block: &BlockId) -> anyhow::Result<Option<Block>> {
+        let output = self
+            .client()
+            .await
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(project_partition(project)))
+            .key("sk", AttributeValue::S(block_sort_key(block)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| anyhow!("getting block {block}: {}", DisplayErrorContext(err)))?;
+        output.item.map(|item| serde_dynamo::from_item(item).context("reading a stored block")).transpose()
+    }
+
+    /// Commits `patch` in one conditional write, or says why not.
+    pub async fn patch_block(
+        &self,
+        project: &ProjectId,
+        block: &BlockId,
+        patch: &BlockPatch,
+        actor: &UserId,
+    ) -> Result<Block, PatchRejected> {
+        let update = Update::of(patch, actor)?;
+        let result = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(project_partition(project)))
+            .key("sk", AttributeValue::S(block_sort_key(block)))
+            .update_expression(update.expression)
+            .condition_expression(update.condition)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.context("UpdateItem returned no attributes")?;
+                Ok(serde_dynamo::from_item(item).context("reading the patched block")?)
+            }
+            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(check) => rejection(patch, check.item),
+                other => Err(anyhow!("patching block {block}: {}", DisplayErrorContext(other)).into()),
+            },
+            Err(other) => Err(anyhow!("patching block {block}: {}", DisplayErrorContext(other)).into()),
+        }
+    }
+}
+
+/// Why the condition failed, from the item as it was (`ALL_OLD`).
+fn rejection(patch: &BlockPatch, old: Option<HashMap<String, AttributeValue>>) -> Result<Block, PatchRejected> {
+    let Some(item) = old else { return Err(PatchRejected::NotFound) };
+    let current: Block = serde_dynamo::from_item(item).context("reading the current block")?;
+    let fields = patch.conflicting_fields(&current);
+    let current = Box::new(current);
+    Err(match patch.precondition {
+        Precondition::WholeVersion(_) => PatchRejected::PreconditionFailed { current },
+        _ if fields.is_empty() => PatchRejected::BaseAhead { current },
+        _ => PatchRejected::Conflict { current, fields },
+    })
+}
+
+/// The UpdateItem for a patch: every touched field gets the new version.
+struct Update {
+    expression: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    fn of(patch: &BlockPatch, actor: &UserId) -> anyhow::Result<Self> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::from([
+            (":one".to_owned(), AttributeValue::N("1".into())),
+            (":now".to_owned(), AttributeValue::S(now())),
+            (":actor".to_owned(), AttributeValue::S(actor.to_string())),
+        ]);
+        // Every `version` on the right-hand side is the value before this
+        // write, so each touched field records the version it produces.
+        let mut set =
+            vec!["version = version + :one".to_owned(), "updatedAt = :now".into(), "updatedBy = :actor".into()];
+        let mut remove = Vec::new();
+        let mut guards = vec!["attribute_exists(pk)".to_owned()];
+
+        for (index, field) in patch.touched().enumerate() {
+            let version_name = format!("#f{index}");
+            names.insert(version_name.clone(), field.path());
+            set.push(format!("fieldVersions.{version_name} = version + :one"));
+            if let Precondition::FieldsUnchangedSince(_) = patch.precondition {
+                guards.push(format!(
+                    "(attribute_not_exists(fieldVersions.{version_name}) OR fieldVersions.{version_name} <= :base)"
+                ));
+            }
+            let target = match field {
+                Field::Content => "content".to_owned(),
+                Field::Prop(key) => {
+                    let prop_name = format!("#p{index}");
+                    names.insert(prop_name.clone(), key.as_str().to_owned());
+                    format!("props.{prop_name}")
+                }
+            };
+            match patch.set.get(field) {
+                Some(value) => {
+                    let value_name = format!(":v{index}");
+                    let value = serde_dynamo::to_attribute_value(value).with_context(|| format!("storing {field}"))?;
+                    values.insert(value_name.clone(), value);
+                    set.push(format!("{target} = {value_name}"));
+                }
+                None => remove.push(target),
+            }
+        }
+        match patch.precondition {
+            Precondition::FieldsUnchangedSince(base) => {
+                // A base from the future is a confused client, not a pass.
+                guards.push("version >= :base".into());
+                values.insert(":base".into(), AttributeValue::N(base.to_string()));
+            }
+            Precondition::WholeVersion(version) => {
+                guards.push("version = :expected".into());
+                values.insert(":expected".into(), AttributeValue::N(version.to_string()));
+            }
+            Precondition::Overwrite => {}
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        Ok(Self { expression, condition: guards.join(" AND "), names, values })
+    }
+}

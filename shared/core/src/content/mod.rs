@@ -1,0 +1,11 @@
+//! Projects, slides and blocks: ids, roles, and the versioned-write rules.
+
+pub mod block;
+pub mod ids;
+pub mod patch;
+pub mod role;
+
+pub use block::{Block, Field, PropKey};
+pub use ids::{BlockId, InvalidId, ProjectId, SlideId};
+pub use patch::{BlockPatch, PatchError, PatchRequest, Precondition};
+pub use role::ProjectRole;
