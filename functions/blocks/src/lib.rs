@@ -1,7 +1,13 @@
 //! The blocks function: projects, slides and blocks, written with
 //! field-level optimistic concurrency so that no concurrent edit is lost.
 //!
-//! Work in progress (issue 4): the versioned block store comes first; the
-//! HTTP routes, cache and events follow.
+//! Work in progress (issue 4): projects, members, slides and blocks with
+//! versioned patches are served; listing, the project tree, its cache,
+//! slide positions and change events follow.
 
+pub mod config;
+pub mod http;
 pub mod store;
+
+pub use config::Config;
+pub use http::router;

@@ -82,7 +82,7 @@ impl Devstack {
             println!("devstack: unsupported: {problem}");
         }
 
-        let watch = watch::Watch::start(&plan, services, options.watch_log.clone()).await?;
+        let watch = watch::Watch::start(&stack.name, &plan, services, options.watch_log.clone()).await?;
         let lambda = Lambda::new(&watch.endpoint);
         let tokens = jwt::DevTokens::for_authorizer(plan.http.jwt.as_ref());
         let stage = plan.websocket.as_ref().map(|ws| ws.stage.clone()).unwrap_or_default();

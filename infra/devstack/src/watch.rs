@@ -19,12 +19,18 @@ use crate::plan::Plan;
 pub struct Watch {
     child: Child,
     pub endpoint: String,
+    env_file: PathBuf,
 }
 
 impl Watch {
     /// Builds the functions, then starts `cargo lambda watch` with their
     /// environment and waits until its invoke API answers.
-    pub async fn start(plan: &Plan, services: &LocalServices, log: Option<PathBuf>) -> anyhow::Result<Self> {
+    pub async fn start(
+        stack_name: &str,
+        plan: &Plan,
+        services: &LocalServices,
+        log: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
         let root = workspace_root();
         let binaries: Vec<&str> = plan.functions.values().map(|f| f.binary.as_str()).collect();
         println!("devstack: building {} (the first build can take a few minutes) ...", binaries.join(", "));
@@ -39,7 +45,8 @@ impl Watch {
             bail!("building the functions failed ({status})");
         }
 
-        let env_file = root.join(".devstack").join(format!("functions-{}.env", std::process::id()));
+        // One file per stack: a process may run several devstacks.
+        let env_file = root.join(".devstack").join(format!("{stack_name}.env"));
         std::fs::create_dir_all(env_file.parent().expect("a parent"))?;
         std::fs::write(&env_file, environment_file(plan, services)?)?;
 
@@ -66,7 +73,7 @@ impl Watch {
         if let Some(pid) = child.id() {
             services::stop_process_group_at_exit(pid);
         }
-        let watch = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let watch = Self { child, endpoint: format!("http://127.0.0.1:{port}"), env_file };
         wait_for_port(port, Duration::from_secs(60)).await?;
         Ok(watch)
     }
@@ -81,6 +88,7 @@ impl Drop for Watch {
             }
             services::forget_process_group(pid);
         }
+        let _ = std::fs::remove_file(&self.env_file);
     }
 }
 

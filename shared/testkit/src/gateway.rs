@@ -49,6 +49,12 @@ impl GatewayRequest {
         self
     }
 
+    /// A body sent as it is, for malformed input.
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.body = Some(body.to_owned());
+        self
+    }
+
     pub fn json_body(mut self, body: &Value) -> Self {
         self.body = Some(body.to_string());
         self.header("content-type", "application/json")

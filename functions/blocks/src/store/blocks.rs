@@ -83,18 +83,27 @@ impl ContentStore {
 
     /// Strongly consistent: a reader sees every acknowledged write.
     pub async fn get_block(&self, project: &ProjectId, block: &BlockId) -> anyhow::Result<Option<Block>> {
-        let output = self
+        let item = self.get(project_partition(project), block_sort_key(block)).await?;
+        item.map(|item| serde_dynamo::from_item(item).context("reading a stored block")).transpose()
+    }
+
+    /// Deletes a block; `false` when there was none.
+    pub async fn delete_block(&self, project: &ProjectId, block: &BlockId) -> anyhow::Result<bool> {
+        let result = self
             .client()
             .await
-            .get_item()
+            .delete_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(project_partition(project)))
             .key("sk", AttributeValue::S(block_sort_key(block)))
-            .consistent_read(true)
+            .condition_expression("attribute_exists(pk)")
             .send()
-            .await
-            .map_err(|err| anyhow!("getting block {block}: {}", DisplayErrorContext(err)))?;
-        output.item.map(|item| serde_dynamo::from_item(item).context("reading a stored block")).transpose()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(err) => Err(anyhow!("deleting block {block}: {}", DisplayErrorContext(err))),
+        }
     }
 
     /// Commits `patch` in one conditional write, or says why not.

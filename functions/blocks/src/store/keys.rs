@@ -1,11 +1,28 @@
-//! Key shapes of the Content table's items.
+//! Key shapes of the Content table's items. A project is one partition:
+//! its meta, members, slides and blocks. GSI1 lists a user's projects.
 
-use tessera_core::content::{BlockId, ProjectId};
+use tessera_core::UserId;
+use tessera_core::content::{BlockId, ProjectId, SlideId};
+
+pub const META: &str = "META";
 
 pub fn project_partition(project: &ProjectId) -> String {
     format!("PROJECT#{project}")
 }
 
+pub fn member_sort_key(user: &UserId) -> String {
+    format!("MEMBER#{user}")
+}
+
+pub fn slide_sort_key(slide: &SlideId) -> String {
+    format!("SLIDE#{slide}")
+}
+
 pub fn block_sort_key(block: &BlockId) -> String {
     format!("BLOCK#{block}")
+}
+
+/// GSI1 partition listing a user's memberships.
+pub fn user_projects_partition(user: &UserId) -> String {
+    format!("USER#{user}")
 }

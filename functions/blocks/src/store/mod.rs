@@ -3,8 +3,12 @@
 
 mod blocks;
 mod keys;
+mod projects;
+mod slides;
 
 pub use blocks::{NewBlock, PatchRejected};
+pub use projects::{Member, Project};
+pub use slides::Slide;
 
 use tessera_platform::aws::Aws;
 

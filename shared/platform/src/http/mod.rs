@@ -2,10 +2,12 @@
 //! errors, the caller's identity, the standard layers, and `serve`.
 
 pub mod identity;
+pub mod json;
 pub mod layers;
 pub mod problem;
 
 pub use identity::Caller;
+pub use json::Json;
 pub use layers::{HttpConfig, with_platform_layers};
 pub use problem::{ApiError, Problem};
 

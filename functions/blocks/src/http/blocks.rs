@@ -1,0 +1,150 @@
+//! Blocks: create, read, versioned patch, delete. Every block response
+//! carries its `version` as a strong `ETag`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use tessera_core::content::{Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId};
+use tessera_platform::http::{ApiError, Caller, Json, Problem};
+
+use super::{Access, AppState, authorize, parse_id};
+use crate::store::{NewBlock, PatchRejected};
+
+/// Most props a new block may have.
+const MAX_PROPS: usize = 64;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBlock {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    content: Value,
+    #[serde(default)]
+    props: BTreeMap<PropKey, Value>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, slide)): Path<(String, String)>,
+    Json(body): Json<CreateBlock>,
+) -> Result<Response, ApiError> {
+    let project = parse_id(&project, ProjectId::parse)?;
+    let slide = parse_id(&slide, SlideId::parse)?;
+    authorize(&state, &project, &caller, Access::Write).await?;
+    let valid_kind =
+        (1..=32).contains(&body.kind.len()) && body.kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+    if !valid_kind {
+        return Err(ApiError::BadRequest("`type` must be 1 to 32 lower-case letters or dashes".into()));
+    }
+    if body.props.len() > MAX_PROPS {
+        return Err(ApiError::BadRequest(format!("a block has at most {MAX_PROPS} props")));
+    }
+    if state.store.get_slide(&project, &slide).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let id = BlockId::parse(&ulid::Ulid::new().to_string()).map_err(anyhow::Error::from)?;
+    let new = NewBlock {
+        id,
+        project_id: project,
+        slide_id: slide,
+        kind: body.kind,
+        content: body.content,
+        props: body.props,
+    };
+    let block = state.store.create_block(new, &caller.user_id).await?;
+    Ok(with_etag(StatusCode::CREATED, block))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, block)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let project = parse_id(&project, ProjectId::parse)?;
+    let block = parse_id(&block, BlockId::parse)?;
+    authorize(&state, &project, &caller, Access::Read).await?;
+    let block = state.store.get_block(&project, &block).await?.ok_or(ApiError::NotFound)?;
+    Ok(with_etag(StatusCode::OK, block))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, block)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<PatchRequest>,
+) -> Result<Response, ApiError> {
+    let project = parse_id(&project, ProjectId::parse)?;
+    let block = parse_id(&block, BlockId::parse)?;
+    authorize(&state, &project, &caller, Access::Write).await?;
+    let patch = BlockPatch::parse(body, if_match(&headers)?).map_err(|error| match error {
+        PatchError::PreconditionRequired => {
+            Problem::for_status(StatusCode::PRECONDITION_REQUIRED).with_detail(error.to_string()).into()
+        }
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
+    match state.store.patch_block(&project, &block, &patch, &caller.user_id).await {
+        Ok(block) => Ok(with_etag(StatusCode::OK, block)),
+        Err(PatchRejected::NotFound) => Err(ApiError::NotFound),
+        Err(PatchRejected::Conflict { current, fields }) => {
+            let fields: Vec<String> = fields.iter().map(|f| f.path()).collect();
+            Err(Problem::new(StatusCode::CONFLICT, "conflict", "The block changed since your base version")
+                .with_detail(format!("changed since your base: {}", fields.join(", ")))
+                .with_extension("conflictingFields", fields)
+                .with_extension("current", serde_json::to_value(*current).map_err(anyhow::Error::from)?)
+                .into())
+        }
+        Err(PatchRejected::BaseAhead { current }) => {
+            Err(Problem::new(StatusCode::CONFLICT, "conflict", "The base version is ahead of the block")
+                .with_detail(format!("the block is at version {}", current.version))
+                .with_extension("conflictingFields", Vec::<String>::new())
+                .with_extension("current", serde_json::to_value(*current).map_err(anyhow::Error::from)?)
+                .into())
+        }
+        Err(PatchRejected::PreconditionFailed { current }) => Err(Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "The block is no longer at that version",
+        )
+        .with_extension("current", serde_json::to_value(*current).map_err(anyhow::Error::from)?)
+        .into()),
+        Err(PatchRejected::Unexpected(error)) => Err(error.into()),
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, block)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let project = parse_id(&project, ProjectId::parse)?;
+    let block = parse_id(&block, BlockId::parse)?;
+    authorize(&state, &project, &caller, Access::Write).await?;
+    if state.store.delete_block(&project, &block).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound) }
+}
+
+/// `If-Match: "<version>"` (a strong ETag) or `*` (any existing block).
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
+    let text = value.to_str().unwrap_or_default().trim();
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|version| version.parse().ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::BadRequest("If-Match must be a block's ETag, such as \"3\"".into()))
+}
+
+fn with_etag(status: StatusCode, block: Block) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{}\"", block.version)).ok();
+    let mut response = (status, axum::Json(block)).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}

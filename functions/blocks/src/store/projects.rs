@@ -1,0 +1,128 @@
+//! Projects and their members. A project is created with its owner's
+//! membership in one transaction; every request checks membership with a
+//! strongly consistent read.
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, anyhow};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use tessera_core::UserId;
+use tessera_core::content::{ProjectId, ProjectRole};
+
+use super::keys::{META, member_sort_key, project_partition, user_projects_partition};
+use super::{ContentStore, now};
+
+/// A project's own item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: ProjectId,
+    pub title: String,
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub updated_by: UserId,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user_id: UserId,
+    pub role: ProjectRole,
+    pub added_at: String,
+}
+
+impl ContentStore {
+    pub async fn create_project(&self, id: ProjectId, title: String, owner: &UserId) -> anyhow::Result<Project> {
+        let created = now();
+        let project = Project {
+            id,
+            title,
+            version: 1,
+            created_at: created.clone(),
+            updated_at: created.clone(),
+            updated_by: owner.clone(),
+        };
+        let member = Member { user_id: owner.clone(), role: ProjectRole::Owner, added_at: created };
+        let puts = [self.project_item(&project)?, self.member_item(&project.id, &member)?]
+            .into_iter()
+            .map(|item| {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.client()
+            .await
+            .transact_write_items()
+            .set_transact_items(Some(puts))
+            .send()
+            .await
+            .map_err(|err| anyhow!("creating project {}: {}", project.id, DisplayErrorContext(err)))?;
+        Ok(project)
+    }
+
+    pub async fn get_project(&self, project: &ProjectId) -> anyhow::Result<Option<Project>> {
+        let item = self.get(project_partition(project), META.into()).await?;
+        item.map(|item| serde_dynamo::from_item(item).context("reading a stored project")).transpose()
+    }
+
+    /// The caller's role in the project; `None` when not a member (or no project).
+    pub async fn role_of(&self, project: &ProjectId, user: &UserId) -> anyhow::Result<Option<ProjectRole>> {
+        let item = self.get(project_partition(project), member_sort_key(user)).await?;
+        Ok(item.map(serde_dynamo::from_item::<_, Member>).transpose().context("reading a membership")?.map(|m| m.role))
+    }
+
+    /// Adds a member or changes their role.
+    pub async fn put_member(&self, project: &ProjectId, user: &UserId, role: ProjectRole) -> anyhow::Result<Member> {
+        let member = Member { user_id: user.clone(), role, added_at: now() };
+        self.client()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.member_item(project, &member)?))
+            .send()
+            .await
+            .map_err(|err| anyhow!("adding {user} to {project}: {}", DisplayErrorContext(err)))?;
+        Ok(member)
+    }
+
+    fn project_item(&self, project: &Project) -> anyhow::Result<HashMap<String, AttributeValue>> {
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(project)?;
+        item.insert("pk".into(), AttributeValue::S(project_partition(&project.id)));
+        item.insert("sk".into(), AttributeValue::S(META.into()));
+        item.insert("entity".into(), AttributeValue::S("project".into()));
+        Ok(item)
+    }
+
+    fn member_item(&self, project: &ProjectId, member: &Member) -> anyhow::Result<HashMap<String, AttributeValue>> {
+        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(member)?;
+        item.insert("pk".into(), AttributeValue::S(project_partition(project)));
+        item.insert("sk".into(), AttributeValue::S(member_sort_key(&member.user_id)));
+        item.insert("entity".into(), AttributeValue::S("member".into()));
+        item.insert("gsi1pk".into(), AttributeValue::S(user_projects_partition(&member.user_id)));
+        item.insert("gsi1sk".into(), AttributeValue::S(project_partition(project)));
+        Ok(item)
+    }
+
+    /// One item by key, strongly consistent.
+    pub(super) async fn get(&self, pk: String, sk: String) -> anyhow::Result<Option<HashMap<String, AttributeValue>>> {
+        let output = self
+            .client()
+            .await
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| anyhow!("getting {pk} {sk}: {}", DisplayErrorContext(err)))?;
+        Ok(output.item)
+    }
+}

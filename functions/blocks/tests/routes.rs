@@ -1,0 +1,222 @@
+//! The blocks router against moto server, through requests shaped as API
+//! Gateway sends them: roles, versioned patches over HTTP, and bad input
+//! that gets a clear problem+json and writes nothing.
+
+use axum::Router;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use tessera_blocks::store::ContentStore;
+use tessera_blocks::{Config, router};
+use tessera_platform::aws::Aws;
+use tessera_platform::config::Vars;
+use tessera_testkit::{GatewayRequest, LocalServices, provision_stack};
+use tower::ServiceExt;
+
+struct App {
+    router: Router,
+}
+
+struct Answer {
+    status: StatusCode,
+    etag: Option<String>,
+    body: Value,
+}
+
+impl App {
+    async fn spawn() -> Self {
+        let stack = provision_stack().await;
+        let config = Config::from_vars(&Vars::from_map(stack.function_environment("BlocksFunction").unwrap())).unwrap();
+        let store = ContentStore::new(Aws::with_config(LocalServices::shared().sdk_config()), &config.content_table);
+        Self { router: router(store, &config) }
+    }
+
+    async fn send(&self, request: GatewayRequest) -> Answer {
+        let response = self.router.clone().oneshot(request.into_request()).await.unwrap();
+        let status = response.status();
+        let etag = response.headers().get("etag").map(|e| e.to_str().unwrap().to_owned());
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        Answer { status, etag, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    }
+
+    async fn as_user(&self, user: &str, method: &'static str, path: &str, body: Option<Value>) -> Answer {
+        let mut request = GatewayRequest::new(method, path).as_user(user, "pro", &[]);
+        if let Some(body) = body {
+            request = request.json_body(&body);
+        }
+        self.send(request).await
+    }
+
+    /// A project owned by `owner`, with one slide and one text block.
+    async fn project_with_block(&self, owner: &str) -> (String, String) {
+        let project = self.as_user(owner, "POST", "/projects", Some(json!({"title": "Deck"}))).await;
+        assert_eq!(project.status, StatusCode::CREATED, "{}", project.body);
+        let project = project.body["id"].as_str().unwrap().to_owned();
+        let slide =
+            self.as_user(owner, "POST", &format!("/projects/{project}/slides"), Some(json!({"title": "One"}))).await;
+        let slide = slide.body["id"].as_str().unwrap().to_owned();
+        let block = self
+            .as_user(
+                owner,
+                "POST",
+                &format!("/projects/{project}/slides/{slide}/blocks"),
+                Some(json!({"type": "text", "content": "hello", "props": {"color": "black"}})),
+            )
+            .await;
+        assert_eq!(block.status, StatusCode::CREATED, "{}", block.body);
+        (project, block.body["id"].as_str().unwrap().to_owned())
+    }
+
+    async fn add_member(&self, owner: &str, project: &str, user: &str, role: &str) -> Answer {
+        self.as_user(owner, "PUT", &format!("/projects/{project}/members/{user}"), Some(json!({"role": role}))).await
+    }
+}
+
+#[tokio::test]
+async fn a_block_is_created_read_and_patched_with_versions_and_etags() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+
+    let read = app.as_user("alice", "GET", &path, None).await;
+    let patched =
+        app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"props.color": "red"}}))).await;
+
+    assert_eq!((read.status, read.etag.as_deref()), (StatusCode::OK, Some("\"1\"")));
+    for field in ["version", "fieldVersions", "updatedAt", "updatedBy"] {
+        assert!(read.body.get(field).is_some(), "{field} in {}", read.body);
+    }
+    assert_eq!((patched.status, patched.etag.as_deref()), (StatusCode::OK, Some("\"2\"")));
+    assert_eq!(patched.body["props"]["color"], "red");
+    assert_eq!(patched.body["fieldVersions"]["props.color"], 2);
+}
+
+#[tokio::test]
+async fn a_stale_patch_of_the_same_field_is_409_with_the_current_block_and_fields() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+    app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"content": "mine"}}))).await;
+
+    let conflict =
+        app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"content": "theirs"}}))).await;
+
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert_eq!(conflict.body["type"], "urn:tessera:problem:conflict");
+    assert_eq!(conflict.body["conflictingFields"], json!(["content"]));
+    assert_eq!(conflict.body["current"]["content"], "mine");
+    assert_eq!(conflict.body["current"]["version"], 2);
+}
+
+#[tokio::test]
+async fn if_match_is_412_when_stale_and_no_precondition_is_428() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+    app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"props.size": 2}}))).await;
+    let with_if_match = |etag: &str| {
+        GatewayRequest::new("PATCH", &path)
+            .as_user("alice", "pro", &[])
+            .header("if-match", etag)
+            .json_body(&json!({"set": {"content": "x"}}))
+    };
+
+    let stale = app.send(with_if_match("\"1\"")).await;
+    let fresh = app.send(with_if_match("\"2\"")).await;
+    let unconditional = app.as_user("alice", "PATCH", &path, Some(json!({"set": {"content": "y"}}))).await;
+
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(stale.body["current"]["version"], 2);
+    assert_eq!(fresh.status, StatusCode::OK);
+    assert_eq!(unconditional.status, StatusCode::PRECONDITION_REQUIRED);
+}
+
+#[tokio::test]
+async fn a_non_member_gets_404_for_anything_in_the_project() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+
+    let read = app.as_user("mallory", "GET", &path, None).await;
+    let write =
+        app.as_user("mallory", "PATCH", &path, Some(json!({"overwrite": true, "set": {"content": "pwned"}}))).await;
+    let join = app.add_member("mallory", &project, "mallory", "owner").await;
+
+    for answer in [read, write, join] {
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    }
+    let intact = app.as_user("alice", "GET", &path, None).await;
+    assert_eq!(intact.body["content"], "hello");
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_every_write_is_403_and_only_owners_manage_members() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    app.add_member("alice", &project, "victor", "viewer").await;
+    app.add_member("alice", &project, "eddie", "editor").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+
+    let read = app.as_user("victor", "GET", &path, None).await;
+    let patch = app.as_user("victor", "PATCH", &path, Some(json!({"overwrite": true, "set": {"content": "x"}}))).await;
+    let delete = app.as_user("victor", "DELETE", &path, None).await;
+    let slide =
+        app.as_user("victor", "POST", &format!("/projects/{project}/slides"), Some(json!({"title": "x"}))).await;
+    let editor_manages = app.add_member("eddie", &project, "eve", "editor").await;
+    let editor_writes =
+        app.as_user("eddie", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"props.size": 1}}))).await;
+
+    assert_eq!(read.status, StatusCode::OK);
+    for answer in [patch, delete, slide, editor_manages] {
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    }
+    assert_eq!(editor_writes.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_problem_and_writes_nothing() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+    let slides = format!("/projects/{project}/slides");
+    let raw = |method: &'static str, path: &str, body: &str| {
+        let mut request =
+            GatewayRequest::new(method, path).as_user("alice", "pro", &[]).header("content-type", "application/json");
+        request = request.raw_body(body);
+        request
+    };
+    let cases: Vec<(GatewayRequest, StatusCode)> = vec![
+        (raw("PATCH", &path, "{\"baseVersion\": 1, \"set\": "), StatusCode::BAD_REQUEST),
+        (raw("PATCH", &path, r#"{"baseVersion": "one", "set": {"content": "x"}}"#), StatusCode::BAD_REQUEST),
+        (raw("PATCH", &path, r#"{"baseVersion": 1, "sett": {"content": "x"}}"#), StatusCode::BAD_REQUEST),
+        (raw("PATCH", &path, r#"{"baseVersion": 1, "set": {"type": "image"}}"#), StatusCode::BAD_REQUEST),
+        (
+            raw("PATCH", &path, &format!(r#"{{"baseVersion": 1, "set": {{"content": "{}"}}}}"#, "x".repeat(70_000))),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            raw(
+                "PATCH",
+                &format!("/projects/{project}/blocks/not-an-id"),
+                r#"{"overwrite": true, "set": {"content": "x"}}"#,
+            ),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            raw("PATCH", &format!("/projects/bad/blocks/{block}"), r#"{"overwrite": true, "set": {"content": "x"}}"#),
+            StatusCode::NOT_FOUND,
+        ),
+        (raw("POST", "/projects", r#"{"title": ""}"#), StatusCode::BAD_REQUEST),
+        (raw("POST", "/projects", r#"{"title": 7}"#), StatusCode::BAD_REQUEST),
+        (raw("POST", &slides, r#"{"title": "x", "position": 1}"#), StatusCode::BAD_REQUEST),
+        (raw("POST", &format!("{slides}/not-a-slide/blocks"), r#"{"type": "text"}"#), StatusCode::NOT_FOUND),
+        (raw("PUT", &format!("/projects/{project}/members/bob"), r#"{"role": "admin"}"#), StatusCode::BAD_REQUEST),
+    ];
+
+    for (request, expected) in cases {
+        let answer = app.send(request).await;
+        assert_eq!(answer.status, expected, "{}", answer.body);
+        assert!(answer.body["type"].as_str().unwrap().starts_with("urn:tessera:problem:"), "{}", answer.body);
+    }
+    let after = app.as_user("alice", "GET", &path, None).await;
+    assert_eq!((after.body["version"].clone(), after.body["content"].clone()), (json!(1), json!("hello")));
+}
