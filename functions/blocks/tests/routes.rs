@@ -220,3 +220,82 @@ async fn bad_input_gets_a_clear_problem_and_writes_nothing() {
     let after = app.as_user("alice", "GET", &path, None).await;
     assert_eq!((after.body["version"].clone(), after.body["content"].clone()), (json!(1), json!("hello")));
 }
+
+#[tokio::test]
+async fn the_tree_lists_slides_in_order_and_a_move_rewrites_only_the_moved_slide() {
+    let app = App::spawn().await;
+    let project = app.as_user("alice", "POST", "/projects", Some(json!({"title": "Deck"}))).await.body["id"].clone();
+    let project = project.as_str().unwrap();
+    let mut slides = Vec::new();
+    for title in ["A", "B", "C"] {
+        let slide =
+            app.as_user("alice", "POST", &format!("/projects/{project}/slides"), Some(json!({"title": title}))).await;
+        slides.push(slide.body["id"].as_str().unwrap().to_owned());
+    }
+    let (a, b, c) = (&slides[0], &slides[1], &slides[2]);
+    app.as_user(
+        "alice",
+        "POST",
+        &format!("/projects/{project}/slides/{b}/blocks"),
+        Some(json!({"type": "text", "content": "on B"})),
+    )
+    .await;
+    let titles = |tree: &Value| {
+        tree["slides"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let tree_path = format!("/projects/{project}");
+    let tree = || app.as_user("alice", "GET", &tree_path, None);
+
+    let before = tree().await;
+    let to_front = app
+        .as_user(
+            "alice",
+            "PATCH",
+            &format!("/projects/{project}/slides/{c}"),
+            Some(json!({"version": 1, "after": null})),
+        )
+        .await;
+    let after_b = app
+        .as_user("alice", "PATCH", &format!("/projects/{project}/slides/{a}"), Some(json!({"version": 1, "after": b})))
+        .await;
+    let moved = tree().await;
+    let stale = app
+        .as_user(
+            "alice",
+            "PATCH",
+            &format!("/projects/{project}/slides/{a}"),
+            Some(json!({"version": 1, "title": "A2"})),
+        )
+        .await;
+    let nowhere = app
+        .as_user(
+            "alice",
+            "PATCH",
+            &format!("/projects/{project}/slides/{a}"),
+            Some(json!({"version": 2, "after": "01JF3Z8Q9W6X2K7M4N5P8R0T1V"})),
+        )
+        .await;
+
+    assert_eq!(before.status, StatusCode::OK);
+    assert_eq!(titles(&before.body), ["A", "B", "C"]);
+    assert_eq!(before.body["project"]["title"], "Deck");
+    assert_eq!(before.body["slides"][1]["blocks"][0]["content"], "on B");
+    assert_eq!((to_front.status, after_b.status), (StatusCode::OK, StatusCode::OK));
+    assert_eq!(titles(&moved.body), ["C", "B", "A"]);
+    let versions: Vec<u64> =
+        moved.body["slides"].as_array().unwrap().iter().map(|s| s["version"].as_u64().unwrap()).collect();
+    assert_eq!(versions, [2, 1, 2], "B was not rewritten by either move");
+    assert_eq!(stale.status, StatusCode::CONFLICT);
+    assert_eq!(stale.body["current"]["version"], 2);
+    assert_eq!(nowhere.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_non_member_cannot_see_the_tree() {
+    let app = App::spawn().await;
+    let (project, _) = app.project_with_block("alice").await;
+
+    let tree = app.as_user("mallory", "GET", &format!("/projects/{project}"), None).await;
+
+    assert_eq!(tree.status, StatusCode::NOT_FOUND);
+}

@@ -7,7 +7,7 @@ mod blocks;
 mod projects;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use tessera_core::content::{InvalidId, ProjectId, ProjectRole};
 use tessera_platform::http::{ApiError, Caller, with_platform_layers};
 
@@ -23,7 +23,9 @@ pub fn router(store: ContentStore, config: &Config) -> Router {
     let routes = Router::new()
         .route("/projects", post(projects::create))
         .route("/projects/{projectId}/members/{userId}", put(projects::put_member))
+        .route("/projects/{projectId}", get(projects::tree))
         .route("/projects/{projectId}/slides", post(projects::create_slide))
+        .route("/projects/{projectId}/slides/{slideId}", patch(projects::update_slide))
         .route("/projects/{projectId}/slides/{slideId}/blocks", post(blocks::create))
         .route("/projects/{projectId}/blocks/{blockId}", get(blocks::get).patch(blocks::patch).delete(blocks::delete))
         .with_state(AppState { store });

@@ -2,13 +2,16 @@
 //! its meta, members, slides and blocks. All DynamoDB specifics live here.
 
 mod blocks;
+mod items;
 mod keys;
 mod projects;
 mod slides;
+mod tree;
 
 pub use blocks::{NewBlock, PatchRejected};
 pub use projects::{Member, Project};
-pub use slides::Slide;
+pub use slides::{Slide, SlideChanges};
+pub use tree::ProjectTree;
 
 use tessera_platform::aws::Aws;
 
@@ -32,4 +35,19 @@ impl ContentStore {
 /// Timestamps as stored and served: RFC 3339, UTC.
 fn now() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// Why a whole-item versioned write (project meta, slide) did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum ItemRejected<T> {
+    #[error("the item does not exist")]
+    NotFound,
+    /// The item moved on from the version given (409 with the current item).
+    #[error("the item is no longer at the version given")]
+    Stale { current: Box<T> },
+    /// The request names a related item that is not there (e.g. `after`).
+    #[error("a referenced item does not exist")]
+    BadReference,
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }

@@ -3,6 +3,7 @@
 pub mod block;
 pub mod ids;
 pub mod patch;
+pub mod position;
 pub mod role;
 
 pub use block::{Block, Field, PropKey};
