@@ -299,3 +299,115 @@ async fn a_non_member_cannot_see_the_tree() {
 
     assert_eq!(tree.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_callers_projects_come_a_page_at_a_time_and_a_foreign_cursor_is_refused() {
+    let app = App::spawn().await;
+    for title in ["one", "two", "three"] {
+        app.as_user("alice", "POST", "/projects", Some(json!({"title": title}))).await;
+    }
+    app.as_user("bob", "POST", "/projects", Some(json!({"title": "bob's"}))).await;
+
+    let first = app.as_user("alice", "GET", "/projects?limit=2", None).await;
+    let cursor = first.body["cursor"].as_str().unwrap().to_owned();
+    let second = app.as_user("alice", "GET", &format!("/projects?limit=2&cursor={cursor}"), None).await;
+    let bobs = app.as_user("bob", "GET", "/projects", None).await;
+    let stolen = app.as_user("bob", "GET", &format!("/projects?cursor={cursor}"), None).await;
+    let too_many = app.as_user("alice", "GET", "/projects?limit=1000", None).await;
+
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert!(second.body.get("cursor").is_none());
+    assert_eq!(bobs.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!((stolen.status, too_many.status), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
+}
+
+#[tokio::test]
+async fn a_project_is_renamed_under_its_version_and_its_deletion_takes_everything() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    app.add_member("alice", &project, "eddie", "editor").await;
+    let path = format!("/projects/{project}");
+
+    let renamed = app.as_user("alice", "PATCH", &path, Some(json!({"version": 1, "title": "Renamed"}))).await;
+    let stale = app.as_user("alice", "PATCH", &path, Some(json!({"version": 1, "title": "Again"}))).await;
+    let editor_deletes = app.as_user("eddie", "DELETE", &path, None).await;
+    let owner_deletes = app.as_user("alice", "DELETE", &path, None).await;
+
+    assert_eq!((renamed.status, renamed.body["version"].clone()), (StatusCode::OK, json!(2)));
+    assert_eq!((stale.status, stale.body["current"]["title"].clone()), (StatusCode::CONFLICT, json!("Renamed")));
+    assert_eq!((editor_deletes.status, owner_deletes.status), (StatusCode::FORBIDDEN, StatusCode::NO_CONTENT));
+    for gone in [path.clone(), format!("{path}/blocks/{block}")] {
+        assert_eq!(app.as_user("alice", "GET", &gone, None).await.status, StatusCode::NOT_FOUND, "{gone}");
+    }
+    assert!(app.as_user("alice", "GET", "/projects", None).await.body["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn owners_list_and_remove_members_but_never_the_last_owner() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    app.add_member("alice", &project, "victor", "viewer").await;
+    let members = format!("/projects/{project}/members");
+
+    let listed = app.as_user("victor", "GET", &members, None).await;
+    let removed = app.as_user("alice", "DELETE", &format!("{members}/victor"), None).await;
+    let last_owner = app.as_user("alice", "DELETE", &format!("{members}/alice"), None).await;
+    let former = app.as_user("victor", "GET", &format!("/projects/{project}/blocks/{block}"), None).await;
+
+    assert_eq!(listed.body["members"].as_array().unwrap().len(), 2);
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(last_owner.status, StatusCode::BAD_REQUEST);
+    assert_eq!(former.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_slides_blocks_come_in_pages_batch_get_reports_missing_ids_and_deleting_the_slide_takes_them() {
+    let app = App::spawn().await;
+    let project = app.as_user("alice", "POST", "/projects", Some(json!({"title": "Deck"}))).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let slide = app
+        .as_user("alice", "POST", &format!("/projects/{project}/slides"), Some(json!({"title": "S"})))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let blocks_path = format!("/projects/{project}/slides/{slide}/blocks");
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let block = app.as_user("alice", "POST", &blocks_path, Some(json!({"type": "text", "content": n}))).await;
+        ids.push(block.body["id"].as_str().unwrap().to_owned());
+    }
+    let unknown = "01JF3Z8Q9W6X2K7M4N5P8R0T1V";
+
+    let first = app.as_user("alice", "GET", &format!("{blocks_path}?limit=2"), None).await;
+    let cursor = first.body["cursor"].as_str().unwrap().to_owned();
+    let second = app.as_user("alice", "GET", &format!("{blocks_path}?limit=2&cursor={cursor}"), None).await;
+    let batch = app
+        .as_user(
+            "alice",
+            "POST",
+            &format!("/projects/{project}/blocks/batch-get"),
+            Some(json!({"ids": [ids[0], ids[2], unknown]})),
+        )
+        .await;
+    let bad_batch = app
+        .as_user("alice", "POST", &format!("/projects/{project}/blocks/batch-get"), Some(json!({"ids": ["nope"]})))
+        .await;
+    let deleted = app.as_user("alice", "DELETE", &format!("/projects/{project}/slides/{slide}"), None).await;
+    let after =
+        app.as_user("alice", "POST", &format!("/projects/{project}/blocks/batch-get"), Some(json!({"ids": ids}))).await;
+
+    let contents =
+        |page: &Value| page["items"].as_array().unwrap().iter().map(|b| b["content"].clone()).collect::<Vec<_>>();
+    assert_eq!(contents(&first.body), [json!(0), json!(1)]);
+    assert_eq!(contents(&second.body), [json!(2)]);
+    assert_eq!(batch.body["blocks"].as_array().unwrap().len(), 2);
+    assert_eq!(batch.body["missing"], json!([unknown]));
+    assert_eq!(bad_batch.status, StatusCode::BAD_REQUEST);
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(after.body["missing"].as_array().unwrap().len(), 3);
+}

@@ -41,7 +41,8 @@ fn patch(body: Value, if_match: Option<u64>) -> BlockPatch {
 }
 
 async fn apply(store: &ContentStore, block: &Block, body: Value) -> Result<Block, PatchRejected> {
-    store.patch_block(&block.project_id, &block.id, &patch(body, None), &user("writer")).await
+    let write_id = ulid::Ulid::new().to_string();
+    store.patch_block(&block.project_id, &block.id, &patch(body, None), &user("writer"), &write_id).await
 }
 
 #[tokio::test]
@@ -90,10 +91,10 @@ async fn if_match_is_whole_block_and_fails_with_the_current_block() {
     let writer = user("writer");
 
     let stale = store
-        .patch_block(&block.project_id, &block.id, &patch(json!({"set": {"content": "x"}}), Some(1)), &writer)
+        .patch_block(&block.project_id, &block.id, &patch(json!({"set": {"content": "x"}}), Some(1)), &writer, "w1")
         .await;
     let fresh = store
-        .patch_block(&block.project_id, &block.id, &patch(json!({"set": {"content": "x"}}), Some(2)), &writer)
+        .patch_block(&block.project_id, &block.id, &patch(json!({"set": {"content": "x"}}), Some(2)), &writer, "w2")
         .await;
 
     assert!(
@@ -206,4 +207,19 @@ impl ParseProp for String {
     fn parse_prop(&self) -> tessera_core::content::PropKey {
         self.as_str().parse_prop()
     }
+}
+
+#[tokio::test]
+async fn a_retry_of_a_write_that_committed_is_its_success_not_a_conflict_with_itself() {
+    let (store, block) = store_with_block().await;
+    let edit = patch(json!({"baseVersion": 1, "set": {"content": "once"}}), None);
+    let writer = user("writer");
+
+    let first = store.patch_block(&block.project_id, &block.id, &edit, &writer, "write-1").await.unwrap();
+    let retried = store.patch_block(&block.project_id, &block.id, &edit, &writer, "write-1").await.unwrap();
+    let someone_else = store.patch_block(&block.project_id, &block.id, &edit, &writer, "write-2").await;
+
+    assert_eq!(first.version, 2);
+    assert_eq!(retried.version, 2, "the retry wrote nothing more");
+    assert!(matches!(someone_else, Err(PatchRejected::Conflict { .. })), "{someone_else:?}");
 }

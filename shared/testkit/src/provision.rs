@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use anyhow::{Context as _, anyhow, bail};
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex,
     PointInTimeRecoverySpecification, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
     StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
@@ -180,6 +180,22 @@ async fn create_table(
             gsi = gsi.provisioned_throughput(throughput(value)?);
         }
         request = request.global_secondary_indexes(gsi.build()?);
+    }
+    for index in items(props.get("LocalSecondaryIndexes")) {
+        let projection = index.get("Projection");
+        request = request.local_secondary_indexes(
+            LocalSecondaryIndex::builder()
+                .index_name(str_prop(index, "IndexName").context("IndexName")?)
+                .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(
+                            projection.and_then(|p| str_prop(p, "ProjectionType")).unwrap_or("ALL".into()).as_str(),
+                        ))
+                        .build(),
+                )
+                .build()?,
+        );
     }
     if let Some(view) = props.get("StreamSpecification").and_then(|s| str_prop(s, "StreamViewType")) {
         request = request.stream_specification(

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -11,8 +11,9 @@ use serde_json::Value;
 use tessera_core::content::{Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId};
 use tessera_platform::http::{ApiError, Caller, Json, Problem};
 
+use super::projects::{ListQuery, list_error, page_size};
 use super::{Access, AppState, authorize, parse_id};
-use crate::store::{NewBlock, PatchRejected};
+use crate::store::{BATCH_GET_LIMIT, NewBlock, PatchRejected};
 
 /// Most props a new block may have.
 const MAX_PROPS: usize = 64;
@@ -89,7 +90,8 @@ pub async fn patch(
         }
         other => ApiError::BadRequest(other.to_string()),
     })?;
-    match state.store.patch_block(&project, &block, &patch, &caller.user_id).await {
+    let write_id = write_id(&headers)?;
+    match state.store.patch_block(&project, &block, &patch, &caller.user_id, &write_id).await {
         Ok(block) => Ok(with_etag(StatusCode::OK, block)),
         Err(PatchRejected::NotFound) => Err(ApiError::NotFound),
         Err(PatchRejected::Conflict { current, fields }) => {
@@ -129,8 +131,22 @@ pub async fn delete(
     if state.store.delete_block(&project, &block).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound) }
 }
 
-/// `If-Match: "<version>"` (a strong ETag) or `*` (any existing block).
-fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+/// The client's `Idempotency-Key` (so its retries are recognised), else a
+/// fresh id (so the SDK's retries are).
+fn write_id(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(ulid::Ulid::new().to_string()),
+        Some(key) => key
+            .to_str()
+            .ok()
+            .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+            .map(|k| format!("key:{}", k))
+            .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 64 printable characters".into())),
+    }
+}
+
+/// `If-Match: "<version>"` (a strong ETag).
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
     let text = value.to_str().unwrap_or_default().trim();
     text.strip_prefix('"')
@@ -147,4 +163,48 @@ fn with_etag(status: StatusCode, block: Block) -> Response {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
+}
+
+/// `GET /projects/{projectId}/slides/{slideId}/blocks`: a page at a time.
+pub async fn list_of_slide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, slide)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let project = parse_id(&project, ProjectId::parse)?;
+    let slide = parse_id(&slide, SlideId::parse)?;
+    authorize(&state, &project, &caller, Access::Read).await?;
+    let page = state.store.slide_blocks(&project, &slide, page_size(query.limit())?, query.cursor()).await;
+    Ok(axum::Json(page.map_err(list_error)?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchGet {
+    ids: Vec<String>,
+}
+
+/// `POST /projects/{projectId}/blocks/batch-get`: up to 100 blocks by id.
+pub async fn batch_get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(body): Json<BatchGet>,
+) -> Result<Response, ApiError> {
+    let project = parse_id(&project, ProjectId::parse)?;
+    authorize(&state, &project, &caller, Access::Read).await?;
+    if body.ids.is_empty() || body.ids.len() > BATCH_GET_LIMIT {
+        return Err(ApiError::BadRequest(format!("`ids` holds 1 to {BATCH_GET_LIMIT} block ids")));
+    }
+    let mut ids: Vec<BlockId> = body
+        .ids
+        .iter()
+        .map(|id| BlockId::parse(id).map_err(|_| ApiError::BadRequest(format!("`{id}` is not a block id"))))
+        .collect::<Result<_, _>>()?;
+    ids.sort();
+    ids.dedup();
+    let blocks = state.store.blocks_by_id(&project, &ids).await?;
+    let missing: Vec<&BlockId> = ids.iter().filter(|id| !blocks.iter().any(|b| &b.id == *id)).collect();
+    Ok(axum::Json(serde_json::json!({"blocks": blocks, "missing": missing})).into_response())
 }

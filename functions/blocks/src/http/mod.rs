@@ -4,15 +4,19 @@
 //! manage members.
 
 mod blocks;
+mod members;
 mod projects;
+mod slides;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
+use serde::Serialize;
 use tessera_core::content::{InvalidId, ProjectId, ProjectRole};
-use tessera_platform::http::{ApiError, Caller, with_platform_layers};
+use tessera_platform::http::{ApiError, Caller, Problem, with_platform_layers};
 
 use crate::config::Config;
-use crate::store::ContentStore;
+use crate::store::{ContentStore, ItemRejected};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,12 +25,14 @@ pub struct AppState {
 
 pub fn router(store: ContentStore, config: &Config) -> Router {
     let routes = Router::new()
-        .route("/projects", post(projects::create))
-        .route("/projects/{projectId}/members/{userId}", put(projects::put_member))
-        .route("/projects/{projectId}", get(projects::tree))
-        .route("/projects/{projectId}/slides", post(projects::create_slide))
-        .route("/projects/{projectId}/slides/{slideId}", patch(projects::update_slide))
-        .route("/projects/{projectId}/slides/{slideId}/blocks", post(blocks::create))
+        .route("/projects", post(projects::create).get(projects::list))
+        .route("/projects/{projectId}", get(projects::tree).patch(projects::update).delete(projects::delete))
+        .route("/projects/{projectId}/members", get(members::list))
+        .route("/projects/{projectId}/members/{userId}", put(members::put_member).delete(members::remove))
+        .route("/projects/{projectId}/slides", post(slides::create_slide))
+        .route("/projects/{projectId}/slides/{slideId}", patch(slides::update_slide).delete(slides::delete_slide))
+        .route("/projects/{projectId}/slides/{slideId}/blocks", post(blocks::create).get(blocks::list_of_slide))
+        .route("/projects/{projectId}/blocks/batch-get", post(blocks::batch_get))
         .route("/projects/{projectId}/blocks/{blockId}", get(blocks::get).patch(blocks::patch).delete(blocks::delete))
         .with_state(AppState { store });
     with_platform_layers(routes, &config.http)
@@ -65,4 +71,20 @@ async fn authorize(
 /// A malformed id names nothing: 404, as for an id that does not exist.
 fn parse_id<T>(raw: &str, parse: fn(&str) -> Result<T, InvalidId>) -> Result<T, ApiError> {
     parse(raw).map_err(|_| ApiError::NotFound)
+}
+
+/// A whole-item write that did not commit, as problem+json: 404, 409 with
+/// the current item, or 400 saying what `bad_reference` means here.
+fn rejected<T: Serialize>(rejection: ItemRejected<T>, bad_reference: &str) -> ApiError {
+    match rejection {
+        ItemRejected::NotFound => ApiError::NotFound,
+        ItemRejected::BadReference => ApiError::BadRequest(bad_reference.into()),
+        ItemRejected::Stale { current } => match serde_json::to_value(*current) {
+            Ok(current) => Problem::new(StatusCode::CONFLICT, "conflict", "It changed since your version")
+                .with_extension("current", current)
+                .into(),
+            Err(error) => anyhow::Error::from(error).into(),
+        },
+        ItemRejected::Unexpected(error) => error.into(),
+    }
 }

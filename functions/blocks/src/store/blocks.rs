@@ -13,8 +13,12 @@ use serde_json::Value;
 use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, BlockPatch, Field, Precondition, ProjectId, PropKey, SlideId};
 
-use super::keys::{block_sort_key, project_partition};
+use super::keys::{block_sort_key, project_partition, slide_block_index_key};
 use super::{ContentStore, now};
+
+/// The item attribute recording which write last set each field; kept out
+/// of the served block (it may hold clients' idempotency keys).
+const FIELD_WRITES: &str = "fieldWrites";
 
 /// What a new block is made of.
 #[derive(Debug, Clone)]
@@ -69,6 +73,9 @@ impl ContentStore {
         item.insert("pk".into(), AttributeValue::S(project_partition(&block.project_id)));
         item.insert("sk".into(), AttributeValue::S(block_sort_key(&block.id)));
         item.insert("entity".into(), AttributeValue::S("block".into()));
+        item.insert("lsi1sk".into(), AttributeValue::S(slide_block_index_key(&block.slide_id, &block.id)));
+        // Which write last set each field: see `patch_block`.
+        item.insert(FIELD_WRITES.into(), AttributeValue::M(HashMap::new()));
         self.client()
             .await
             .put_item()
@@ -107,14 +114,21 @@ impl ContentStore {
     }
 
     /// Commits `patch` in one conditional write, or says why not.
+    ///
+    /// `write_id` makes the write idempotent: each touched field records the
+    /// id of the write that set it, so when a retry of a write that already
+    /// committed (the SDK's after a lost answer, or the client's with the same
+    /// Idempotency-Key) fails its condition, it is recognised and answered
+    /// as the success it was instead of as a conflict with itself.
     pub async fn patch_block(
         &self,
         project: &ProjectId,
         block: &BlockId,
         patch: &BlockPatch,
         actor: &UserId,
+        write_id: &str,
     ) -> Result<Block, PatchRejected> {
-        let update = Update::of(patch, actor)?;
+        let update = Update::of(patch, actor, write_id)?;
         let result = self
             .client()
             .await
@@ -136,7 +150,7 @@ impl ContentStore {
                 Ok(serde_dynamo::from_item(item).context("reading the patched block")?)
             }
             Err(SdkError::ServiceError(failure)) => match failure.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(check) => rejection(patch, check.item),
+                UpdateItemError::ConditionalCheckFailedException(check) => rejection(patch, write_id, check.item),
                 other => Err(anyhow!("patching block {block}: {}", DisplayErrorContext(other)).into()),
             },
             Err(other) => Err(anyhow!("patching block {block}: {}", DisplayErrorContext(other)).into()),
@@ -144,10 +158,23 @@ impl ContentStore {
     }
 }
 
-/// Why the condition failed, from the item as it was (`ALL_OLD`).
-fn rejection(patch: &BlockPatch, old: Option<HashMap<String, AttributeValue>>) -> Result<Block, PatchRejected> {
+/// Why the condition failed, from the item as it was (`ALL_OLD`); or, when
+/// every touched field was last set by this very write, that it committed.
+fn rejection(
+    patch: &BlockPatch,
+    write_id: &str,
+    old: Option<HashMap<String, AttributeValue>>,
+) -> Result<Block, PatchRejected> {
     let Some(item) = old else { return Err(PatchRejected::NotFound) };
+    let writes = item.get(FIELD_WRITES).and_then(|w| w.as_m().ok());
+    let written_by_us = |field: &Field| {
+        writes.and_then(|w| w.get(&field.path())).and_then(|id| id.as_s().ok()).is_some_and(|id| id == write_id)
+    };
+    let already_committed = patch.touched().all(written_by_us);
     let current: Block = serde_dynamo::from_item(item).context("reading the current block")?;
+    if already_committed {
+        return Ok(current);
+    }
     let fields = patch.conflicting_fields(&current);
     let current = Box::new(current);
     Err(match patch.precondition {
@@ -166,10 +193,11 @@ struct Update {
 }
 
 impl Update {
-    fn of(patch: &BlockPatch, actor: &UserId) -> anyhow::Result<Self> {
+    fn of(patch: &BlockPatch, actor: &UserId, write_id: &str) -> anyhow::Result<Self> {
         let mut names = HashMap::new();
         let mut values = HashMap::from([
             (":one".to_owned(), AttributeValue::N("1".into())),
+            (":write".to_owned(), AttributeValue::S(write_id.to_owned())),
             (":now".to_owned(), AttributeValue::S(now())),
             (":actor".to_owned(), AttributeValue::S(actor.to_string())),
         ]);
@@ -184,6 +212,7 @@ impl Update {
             let version_name = format!("#f{index}");
             names.insert(version_name.clone(), field.path());
             set.push(format!("fieldVersions.{version_name} = version + :one"));
+            set.push(format!("{FIELD_WRITES}.{version_name} = :write"));
             if let Precondition::FieldsUnchangedSince(_) = patch.precondition {
                 guards.push(format!(
                     "(attribute_not_exists(fieldVersions.{version_name}) OR fieldVersions.{version_name} <= :base)"

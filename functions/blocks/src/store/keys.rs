@@ -26,3 +26,12 @@ pub fn block_sort_key(block: &BlockId) -> String {
 pub fn user_projects_partition(user: &UserId) -> String {
     format!("USER#{user}")
 }
+
+/// LSI1 sort key of a block: a slide's blocks, in creation order.
+pub fn slide_block_index_key(slide: &SlideId, block: &BlockId) -> String {
+    format!("SLIDE#{slide}#BLOCK#{block}")
+}
+
+pub fn slide_blocks_prefix(slide: &SlideId) -> String {
+    format!("SLIDE#{slide}#BLOCK#")
+}

@@ -2,13 +2,18 @@
 //! its meta, members, slides and blocks. All DynamoDB specifics live here.
 
 mod blocks;
+mod cursor;
 mod items;
 mod keys;
+mod lists;
 mod projects;
+mod removals;
 mod slides;
 mod tree;
 
 pub use blocks::{NewBlock, PatchRejected};
+pub use cursor::{BadCursor, Page};
+pub use lists::{BATCH_GET_LIMIT, ListError};
 pub use projects::{Member, Project};
 pub use slides::{Slide, SlideChanges};
 pub use tree::ProjectTree;

@@ -12,7 +12,7 @@ use tessera_core::UserId;
 use tessera_core::content::{ProjectId, ProjectRole};
 
 use super::keys::{META, member_sort_key, project_partition, user_projects_partition};
-use super::{ContentStore, now};
+use super::{ContentStore, ItemRejected, now};
 
 /// A project's own item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +70,23 @@ impl ContentStore {
     pub async fn get_project(&self, project: &ProjectId) -> anyhow::Result<Option<Project>> {
         let item = self.get(project_partition(project), META.into()).await?;
         item.map(|item| serde_dynamo::from_item(item).context("reading a stored project")).transpose()
+    }
+
+    /// Renames a project if it is still at `version`.
+    pub async fn update_project(
+        &self,
+        project: &ProjectId,
+        title: String,
+        version: u64,
+        actor: &UserId,
+    ) -> Result<Project, ItemRejected<Project>> {
+        let values = HashMap::from([
+            (":title".to_owned(), AttributeValue::S(title)),
+            (":now".to_owned(), AttributeValue::S(now())),
+            (":actor".to_owned(), AttributeValue::S(actor.to_string())),
+        ]);
+        let update = "SET title = :title, updatedAt = :now, updatedBy = :actor";
+        self.update_versioned(project_partition(project), META.into(), update, HashMap::new(), values, version).await
     }
 
     /// The caller's role in the project; `None` when not a member (or no project).
