@@ -5,9 +5,11 @@
 //! versioned patches are served; listing, the project tree, its cache,
 //! slide positions and change events follow.
 
+pub mod cache;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod store;
 
 pub use config::Config;
-pub use http::router;
+pub use http::{AppState, router};

@@ -5,15 +5,19 @@
 use axum::Router;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use tessera_blocks::cache::TreeCache;
+use tessera_blocks::events::EventQueue;
 use tessera_blocks::store::ContentStore;
-use tessera_blocks::{Config, router};
+use tessera_blocks::{AppState, Config, router};
 use tessera_platform::aws::Aws;
 use tessera_platform::config::Vars;
+use tessera_platform::redis::Redis;
 use tessera_testkit::{GatewayRequest, LocalServices, provision_stack};
 use tower::ServiceExt;
 
 struct App {
     router: Router,
+    events_queue: String,
 }
 
 struct Answer {
@@ -26,8 +30,14 @@ impl App {
     async fn spawn() -> Self {
         let stack = provision_stack().await;
         let config = Config::from_vars(&Vars::from_map(stack.function_environment("BlocksFunction").unwrap())).unwrap();
-        let store = ContentStore::new(Aws::with_config(LocalServices::shared().sdk_config()), &config.content_table);
-        Self { router: router(store, &config) }
+        let aws = Aws::with_config(LocalServices::shared().sdk_config());
+        let store = ContentStore::new(aws.clone(), &config.content_table);
+        let events = EventQueue::new(aws, &config.events_queue_url);
+        let cache = TreeCache::new(Redis::new(&config.redis).unwrap(), config.tree_cache_ttl);
+        Self {
+            router: router(AppState::new(store, cache, events), &config),
+            events_queue: config.events_queue_url.clone(),
+        }
     }
 
     async fn send(&self, request: GatewayRequest) -> Answer {
@@ -100,8 +110,15 @@ async fn a_stale_patch_of_the_same_field_is_409_with_the_current_block_and_field
     let conflict =
         app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"content": "theirs"}}))).await;
 
+    let sqs = aws_sdk_sqs::Client::new(&LocalServices::shared().sdk_config());
+    let received = sqs.receive_message().queue_url(&app.events_queue).wait_time_seconds(5).send().await.unwrap();
+    let event: Value = serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
+
     assert_eq!(conflict.status, StatusCode::CONFLICT);
     assert_eq!(conflict.body["type"], "urn:tessera:problem:conflict");
+    assert_eq!(event["type"], "block.conflict", "the conflict was published for notifications");
+    assert_eq!((event["blockId"].as_str(), event["actor"].as_str()), (Some(block.as_str()), Some("alice")));
+    assert_eq!(event["fields"], json!(["content"]));
     assert_eq!(conflict.body["conflictingFields"], json!(["content"]));
     assert_eq!(conflict.body["current"]["content"], "mine");
     assert_eq!(conflict.body["current"]["version"], 2);

@@ -4,6 +4,7 @@
 //! tested with plain unit tests.
 
 pub mod content;
+pub mod events;
 pub mod identity;
 
 pub use identity::{Identity, IdentityError, Role, Tier, UserId};

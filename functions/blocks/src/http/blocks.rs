@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use tessera_core::content::{Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId};
+use tessera_core::events::Event;
 use tessera_platform::http::{ApiError, Caller, Json, Problem};
 
 use super::projects::{ListQuery, list_error, page_size};
@@ -59,6 +60,7 @@ pub async fn create(
         props: body.props,
     };
     let block = state.store.create_block(new, &caller.user_id).await?;
+    state.changed(&block.project_id).await;
     Ok(with_etag(StatusCode::CREATED, block))
 }
 
@@ -92,10 +94,22 @@ pub async fn patch(
     })?;
     let write_id = write_id(&headers)?;
     match state.store.patch_block(&project, &block, &patch, &caller.user_id, &write_id).await {
-        Ok(block) => Ok(with_etag(StatusCode::OK, block)),
+        Ok(block) => {
+            state.changed(&project).await;
+            Ok(with_etag(StatusCode::OK, block))
+        }
         Err(PatchRejected::NotFound) => Err(ApiError::NotFound),
         Err(PatchRejected::Conflict { current, fields }) => {
             let fields: Vec<String> = fields.iter().map(|f| f.path()).collect();
+            let event = Event::BlockConflict {
+                project_id: project.clone(),
+                block_id: block.clone(),
+                actor: caller.user_id.clone(),
+                fields: fields.clone(),
+                current_version: current.version,
+                at: current.updated_at.clone(),
+            };
+            state.events.publish(&event).await;
             Err(Problem::new(StatusCode::CONFLICT, "conflict", "The block changed since your base version")
                 .with_detail(format!("changed since your base: {}", fields.join(", ")))
                 .with_extension("conflictingFields", fields)
@@ -128,7 +142,11 @@ pub async fn delete(
     let project = parse_id(&project, ProjectId::parse)?;
     let block = parse_id(&block, BlockId::parse)?;
     authorize(&state, &project, &caller, Access::Write).await?;
-    if state.store.delete_block(&project, &block).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound) }
+    if !state.store.delete_block(&project, &block).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.changed(&project).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The client's `Idempotency-Key` (so its retries are recognised), else a

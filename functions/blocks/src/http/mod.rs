@@ -15,15 +15,32 @@ use serde::Serialize;
 use tessera_core::content::{InvalidId, ProjectId, ProjectRole};
 use tessera_platform::http::{ApiError, Caller, Problem, with_platform_layers};
 
+use std::sync::Arc;
+
+use crate::cache::TreeCache;
 use crate::config::Config;
+use crate::events::EventQueue;
 use crate::store::{ContentStore, ItemRejected};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: ContentStore,
+    pub cache: Arc<TreeCache>,
+    pub events: EventQueue,
 }
 
-pub fn router(store: ContentStore, config: &Config) -> Router {
+impl AppState {
+    pub fn new(store: ContentStore, cache: TreeCache, events: EventQueue) -> Self {
+        Self { store, cache: Arc::new(cache), events }
+    }
+
+    /// After a write to the project's tree has committed.
+    async fn changed(&self, project: &ProjectId) {
+        self.cache.invalidate(project).await;
+    }
+}
+
+pub fn router(state: AppState, config: &Config) -> Router {
     let routes = Router::new()
         .route("/projects", post(projects::create).get(projects::list))
         .route("/projects/{projectId}", get(projects::tree).patch(projects::update).delete(projects::delete))
@@ -34,7 +51,7 @@ pub fn router(store: ContentStore, config: &Config) -> Router {
         .route("/projects/{projectId}/slides/{slideId}/blocks", post(blocks::create).get(blocks::list_of_slide))
         .route("/projects/{projectId}/blocks/batch-get", post(blocks::batch_get))
         .route("/projects/{projectId}/blocks/{blockId}", get(blocks::get).patch(blocks::patch).delete(blocks::delete))
-        .with_state(AppState { store });
+        .with_state(state);
     with_platform_layers(routes, &config.http)
 }
 

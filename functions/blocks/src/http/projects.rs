@@ -47,7 +47,7 @@ pub async fn tree(
 ) -> Result<impl IntoResponse, ApiError> {
     let project = parse_id(&project, ProjectId::parse)?;
     authorize(&state, &project, &caller, Access::Read).await?;
-    let tree = state.store.project_tree(&project).await?.ok_or(ApiError::NotFound)?;
+    let tree = state.cache.tree(&project, || state.store.project_tree(&project)).await?.ok_or(ApiError::NotFound)?;
     Ok(axum::Json(tree))
 }
 
@@ -111,7 +111,9 @@ pub async fn update(
     authorize(&state, &project, &caller, Access::Write).await?;
     let title = Titled { title: body.title }.validated()?;
     let updated = state.store.update_project(&project, title, body.version, &caller.user_id).await;
-    updated.map(axum::Json).map_err(|r| rejected(r, "no such item"))
+    let updated = updated.map_err(|r| rejected(r, "no such item"))?;
+    state.changed(&project).await;
+    Ok(axum::Json(updated))
 }
 
 /// `DELETE /projects/{projectId}`: owners only; with `If-Match`, only at that version.
@@ -125,5 +127,6 @@ pub async fn delete(
     authorize(&state, &project, &caller, Access::Manage).await?;
     let version = super::blocks::if_match(&headers)?;
     state.store.delete_project(&project, version).await.map_err(|r| rejected(r, "no such item"))?;
+    state.changed(&project).await;
     Ok(StatusCode::NO_CONTENT)
 }

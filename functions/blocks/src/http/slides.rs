@@ -21,6 +21,7 @@ pub async fn create_slide(
     authorize(&state, &project, &caller, Access::Write).await?;
     let id = SlideId::parse(&ulid::Ulid::new().to_string()).map_err(anyhow::Error::from)?;
     let slide = state.store.create_slide(&project, id, body.validated()?, &caller.user_id).await?;
+    state.changed(&project).await;
     Ok((StatusCode::CREATED, axum::Json(slide)))
 }
 
@@ -63,7 +64,9 @@ pub async fn update_slide(
     }
     let changes = SlideChanges { title, move_after };
     let slide = state.store.update_slide(&project, &slide, changes, body.version, &caller.user_id).await;
-    slide.map(axum::Json).map_err(|r| rejected(r, "`after` names no other slide of this project"))
+    let slide = slide.map_err(|r| rejected(r, "`after` names no other slide of this project"))?;
+    state.changed(&project).await;
+    Ok(axum::Json(slide))
 }
 
 /// `DELETE /projects/{projectId}/slides/{slideId}`: the slide and its blocks.
@@ -75,5 +78,9 @@ pub async fn delete_slide(
     let project = parse_id(&project, ProjectId::parse)?;
     let slide = parse_id(&slide, SlideId::parse)?;
     authorize(&state, &project, &caller, Access::Write).await?;
-    if state.store.delete_slide(&project, &slide).await? { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::NotFound) }
+    if !state.store.delete_slide(&project, &slide).await? {
+        return Err(ApiError::NotFound);
+    }
+    state.changed(&project).await;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,20 +3,20 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_core::content::{Block, ProjectId, SlideId};
 
 use super::items::Item;
 use super::{ContentStore, Project, Slide};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectTree {
     pub project: Project,
     pub slides: Vec<SlideTree>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SlideTree {
     #[serde(flatten)]
