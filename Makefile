@@ -47,6 +47,7 @@ build: install
 	fi
 
 bench: install
-	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead $(addprefix --bin ,$(FUNCTIONS))
+	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead --bin blocks-bench $(addprefix --bin ,$(FUNCTIONS))
 	./target/release/cold-start
 	./target/release/gateway-overhead
+	./target/release/blocks-bench

@@ -45,6 +45,8 @@ pub struct TreeCache {
     ttl: Duration,
     pub stats: CacheStats,
     store_if_current: Script,
+    /// Embedded metrics mean something only where CloudWatch reads the logs.
+    emit_metrics: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -68,7 +70,8 @@ impl TreeCache {
               end
               return 0",
         );
-        Self { redis, ttl, stats: CacheStats::default(), store_if_current }
+        let emit_metrics = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        Self { redis, ttl, stats: CacheStats::default(), store_if_current, emit_metrics }
     }
 
     /// The tree from the cache, or from `load` (DynamoDB) on a miss.
@@ -187,6 +190,9 @@ impl TreeCache {
     /// (a JSON object on stdout, which Lambda's JSON log format keeps whole).
     fn count(&self, counter: &AtomicU64, hit: bool) {
         counter.fetch_add(1, Ordering::Relaxed);
+        if !self.emit_metrics {
+            return;
+        }
         let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let metrics = serde_json::json!({
             "_aws": {

@@ -428,3 +428,81 @@ async fn a_slides_blocks_come_in_pages_batch_get_reports_missing_ids_and_deletin
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert_eq!(after.body["missing"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn every_route_refuses_malformed_input_with_problem_json_and_writes_nothing() {
+    let app = App::spawn().await;
+    let (p, b) = app.project_with_block("alice").await;
+    let tree = app.as_user("alice", "GET", &format!("/projects/{p}"), None).await.body;
+    let s = tree["slides"][0]["id"].as_str().unwrap().to_owned();
+    let members_before = app.as_user("alice", "GET", &format!("/projects/{p}/members"), None).await.body;
+    let huge = format!(r#"{{"title": "{}"}}"#, "x".repeat(70_000));
+    let bad = "not-an-id";
+    let long_user = "u".repeat(200);
+
+    let body_routes: Vec<(&'static str, String, &str)> = vec![
+        ("POST", "/projects".into(), r#"{"title": 1}"#),
+        ("PATCH", format!("/projects/{p}"), r#"{"version": "1", "title": "x"}"#),
+        ("PUT", format!("/projects/{p}/members/bob"), r#"{"role": 3}"#),
+        ("POST", format!("/projects/{p}/slides"), r#"{"title": ["x"]}"#),
+        ("PATCH", format!("/projects/{p}/slides/{s}"), r#"{"version": 1, "after": 7}"#),
+        ("POST", format!("/projects/{p}/slides/{s}/blocks"), r#"{"type": "text", "props": []}"#),
+        ("POST", format!("/projects/{p}/blocks/batch-get"), r#"{"ids": "all"}"#),
+        ("PATCH", format!("/projects/{p}/blocks/{b}"), r#"{"baseVersion": -1, "set": {"content": "x"}}"#),
+    ];
+    let mut cases: Vec<(&'static str, String, String, StatusCode)> = Vec::new();
+    for (method, path, wrong_types) in &body_routes {
+        cases.push((method, path.clone(), "{\"unterminated".into(), StatusCode::BAD_REQUEST));
+        cases.push((method, path.clone(), wrong_types.to_string(), StatusCode::BAD_REQUEST));
+        cases.push((method, path.clone(), r#"{"unknown": true}"#.into(), StatusCode::BAD_REQUEST));
+        cases.push((method, path.clone(), huge.clone(), StatusCode::PAYLOAD_TOO_LARGE));
+    }
+    let id_routes: Vec<(&'static str, String)> = vec![
+        ("GET", format!("/projects/{bad}")),
+        ("PATCH", format!("/projects/{bad}")),
+        ("DELETE", format!("/projects/{bad}")),
+        ("GET", format!("/projects/{bad}/members")),
+        ("PUT", format!("/projects/{p}/members/{long_user}")),
+        ("DELETE", format!("/projects/{p}/members/{long_user}")),
+        ("POST", format!("/projects/{bad}/slides")),
+        ("PATCH", format!("/projects/{p}/slides/{bad}")),
+        ("DELETE", format!("/projects/{p}/slides/{bad}")),
+        ("GET", format!("/projects/{p}/slides/{bad}/blocks")),
+        ("POST", format!("/projects/{p}/slides/{bad}/blocks")),
+        ("POST", format!("/projects/{bad}/blocks/batch-get")),
+        ("GET", format!("/projects/{p}/blocks/{bad}")),
+        ("PATCH", format!("/projects/{p}/blocks/{bad}")),
+        ("DELETE", format!("/projects/{p}/blocks/{bad}")),
+    ];
+    // A valid body for each, so that only the id is wrong.
+    let valid_body = |method: &str, path: &str| match (method, path) {
+        ("PATCH", p) if p.contains("/blocks/") => r#"{"overwrite": true, "set": {"content": "x"}}"#,
+        ("PATCH", _) => r#"{"version": 1, "title": "x"}"#,
+        ("PUT", _) => r#"{"role": "viewer"}"#,
+        ("POST", p) if p.ends_with("/blocks") => r#"{"type": "text"}"#,
+        ("POST", p) if p.ends_with("/batch-get") => r#"{"ids": ["01JF3Z8Q9W6X2K7M4N5P8R0T1V"]}"#,
+        ("POST", _) => r#"{"title": "x"}"#,
+        _ => "",
+    };
+    for (method, path) in id_routes {
+        let body = valid_body(method, &path).to_owned();
+        cases.push((method, path, body, StatusCode::NOT_FOUND));
+    }
+    cases.push(("GET", "/projects?limit=many".into(), String::new(), StatusCode::BAD_REQUEST));
+    cases.push(("GET", "/projects?cursor=%21%21".into(), String::new(), StatusCode::BAD_REQUEST));
+
+    for (method, path, body, expected) in cases {
+        let mut request = GatewayRequest::new(method, &path).as_user("alice", "pro", &[]);
+        if !body.is_empty() {
+            request = request.header("content-type", "application/json").raw_body(&body);
+        }
+        let answer = app.send(request).await;
+        assert_eq!(answer.status, expected, "{method} {path} {}: {}", &body[..body.len().min(60)], answer.body);
+        let kind = answer.body["type"].as_str().unwrap_or_default();
+        assert!(kind.starts_with("urn:tessera:problem:"), "{method} {path}: {}", answer.body);
+    }
+    let tree_after = app.as_user("alice", "GET", &format!("/projects/{p}"), None).await.body;
+    let members_after = app.as_user("alice", "GET", &format!("/projects/{p}/members"), None).await.body;
+    assert_eq!(tree_after, tree, "nothing in the project changed");
+    assert_eq!(members_after, members_before, "no member changed");
+}
