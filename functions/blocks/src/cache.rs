@@ -1,12 +1,16 @@
 //! The project tree, read through Redis.
 //!
 //! - Read-your-writes: every write bumps the project's generation in Redis
-//!   after DynamoDB has committed it. A cached tree is served only if it was
-//!   built at the current generation, and a loaded tree is stored only if
-//!   the generation has not moved since the load began (one Lua script), so
-//!   a write that races a load cannot leave a stale tree behind.
+//!   after DynamoDB has committed it and before it is acknowledged. A read
+//!   notes the generation G it starts at; every write acknowledged before it
+//!   has a generation up to G, and a tree loaded after G was read contains
+//!   them all. So a cached tree tagged with the generation its load started
+//!   at serves any read that started at or before that generation, and
+//!   never one that started later.
 //! - Stampedes: one caller per project loads (`SET NX` lock with a short
-//!   expiry); the others wait briefly for its result, then load themselves.
+//!   expiry); the others wait for its result, which serves them even if a
+//!   write has landed meanwhile (they started before it), then load
+//!   themselves if it never comes.
 //! - Redis down: every call degrades to an uncached read, counted and logged.
 //!
 //! Keys share the `{project}` hash tag, so they live in one cluster slot.
@@ -17,7 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::Script;
-use serde::{Deserialize, Serialize};
 use tessera_core::content::ProjectId;
 use tessera_platform::redis::Redis;
 
@@ -25,8 +28,9 @@ use crate::store::ProjectTree;
 
 /// How long a lock holder may take to load a tree before others give up on it.
 const LOCK_TTL: Duration = Duration::from_secs(2);
-/// How long a caller that lost the lock waits for the winner, at most.
-const WAIT_STEPS: u32 = 10;
+/// How long a caller that lost the lock waits for the winner, at most:
+/// as long as the winner may hold the lock.
+const WAIT_STEPS: u32 = 100;
 const WAIT_STEP: Duration = Duration::from_millis(20);
 
 /// Counters for metrics and benchmarks.
@@ -38,6 +42,8 @@ pub struct CacheStats {
     pub bypassed: AtomicU64,
     /// Loads from DynamoDB.
     pub loads: AtomicU64,
+    /// Misses served by another caller's load (counted as hits in metrics).
+    pub coalesced: AtomicU64,
 }
 
 pub struct TreeCache {
@@ -49,26 +55,23 @@ pub struct TreeCache {
     emit_metrics: bool,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    generation: u64,
-    tree: ProjectTree,
-}
-
 enum Lookup {
     Hit(Box<ProjectTree>),
-    Miss { generation: u64 },
+    /// `generation`: where this read started.
+    Miss {
+        generation: u64,
+    },
 }
 
 impl TreeCache {
     pub fn new(redis: Redis, ttl: Duration) -> Self {
+        // Stores a tree unless the cached one is at least as new.
         let store_if_current = Script::new(
-            r"local current = redis.call('GET', KEYS[1]) or '0'
-              if current == ARGV[1] then
-                redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-                return 1
-              end
-              return 0",
+            r"local cached = redis.call('HGET', KEYS[1], 'generation')
+              if cached and tonumber(cached) >= tonumber(ARGV[1]) then return 0 end
+              redis.call('HSET', KEYS[1], 'generation', ARGV[1], 'tree', ARGV[2])
+              redis.call('PEXPIRE', KEYS[1], ARGV[3])
+              return 1",
         );
         let emit_metrics = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
         Self { redis, ttl, stats: CacheStats::default(), store_if_current, emit_metrics }
@@ -103,11 +106,13 @@ impl TreeCache {
             self.unlock(project).await;
             return tree;
         }
-        // Another caller is loading: wait a little for its result.
+        // Another caller is loading: its tree serves this read, which began
+        // no later than its load did.
         for _ in 0..WAIT_STEPS {
             tokio::time::sleep(WAIT_STEP).await;
-            if let Ok(Lookup::Hit(tree)) = self.lookup(project).await {
-                return Ok(Some(*tree));
+            if let Ok(Some(tree)) = self.cached_since(project, generation).await {
+                self.count(&self.stats.coalesced, true);
+                return Ok(Some(tree));
             }
         }
         self.load(&load).await
@@ -142,25 +147,41 @@ impl TreeCache {
 
     async fn lookup(&self, project: &ProjectId) -> anyhow::Result<Lookup> {
         let mut connection = self.redis.connection().await?;
-        let (generation, entry): (Option<u64>, Option<String>) =
-            redis::cmd("MGET").arg(generation_key(project)).arg(tree_key(project)).query_async(&mut connection).await?;
+        let (generation, (cached_generation, tree)): (Option<u64>, (Option<u64>, Option<String>)) = redis::pipe()
+            .get(generation_key(project))
+            .cmd("HMGET")
+            .arg(tree_key(project))
+            .arg("generation")
+            .arg("tree")
+            .query_async(&mut connection)
+            .await?;
         let generation = generation.unwrap_or(0);
-        let entry = entry.and_then(|text| serde_json::from_str::<Entry>(&text).ok());
-        Ok(match entry {
-            Some(entry) if entry.generation == generation => Lookup::Hit(Box::new(entry.tree)),
-            _ => Lookup::Miss { generation },
+        let fresh = cached_generation.is_some_and(|cached| cached >= generation);
+        Ok(match tree.filter(|_| fresh).and_then(|text| serde_json::from_str(&text).ok()) {
+            Some(tree) => Lookup::Hit(Box::new(tree)),
+            None => Lookup::Miss { generation },
         })
+    }
+
+    /// The cached tree if it was loaded at `generation` or later.
+    async fn cached_since(&self, project: &ProjectId, generation: u64) -> anyhow::Result<Option<ProjectTree>> {
+        let mut connection = self.redis.connection().await?;
+        let (cached, tree): (Option<u64>, Option<String>) = redis::cmd("HMGET")
+            .arg(tree_key(project))
+            .arg("generation")
+            .arg("tree")
+            .query_async(&mut connection)
+            .await?;
+        Ok(tree.filter(|_| cached.is_some_and(|c| c >= generation)).and_then(|text| serde_json::from_str(&text).ok()))
     }
 
     async fn store(&self, project: &ProjectId, generation: u64, tree: &ProjectTree) -> anyhow::Result<()> {
         let mut connection = self.redis.connection().await?;
-        let entry = serde_json::to_string(&Entry { generation, tree: tree.clone() })?;
         let _: i32 = self
             .store_if_current
-            .key(generation_key(project))
             .key(tree_key(project))
             .arg(generation)
-            .arg(entry)
+            .arg(serde_json::to_string(tree)?)
             .arg(self.ttl.as_millis() as u64)
             .invoke_async(&mut connection)
             .await?;
