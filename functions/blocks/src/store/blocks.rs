@@ -7,12 +7,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, BlockPatch, Field, Precondition, ProjectId, PropKey, SlideId};
 
+use super::items::{ConditionalUpdate, UpdateFailed};
 use super::keys::{block_sort_key, project_partition, slide_block_index_key};
 use super::{ContentStore, now};
 
@@ -69,22 +69,11 @@ impl ContentStore {
             updated_at: created,
             updated_by: actor.clone(),
         };
-        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&block)?;
-        item.insert("pk".into(), AttributeValue::S(project_partition(&block.project_id)));
-        item.insert("sk".into(), AttributeValue::S(block_sort_key(&block.id)));
-        item.insert("entity".into(), AttributeValue::S("block".into()));
+        let mut item = Self::item_of(&block, project_partition(&block.project_id), block_sort_key(&block.id), "block")?;
         item.insert("lsi1sk".into(), AttributeValue::S(slide_block_index_key(&block.slide_id, &block.id)));
         // Which write last set each field: see `patch_block`.
         item.insert(FIELD_WRITES.into(), AttributeValue::M(HashMap::new()));
-        self.client()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|err| anyhow!("putting block {}: {}", block.id, DisplayErrorContext(err)))?;
+        self.put_new(item).await?;
         Ok(block)
     }
 
@@ -129,31 +118,18 @@ impl ContentStore {
         write_id: &str,
     ) -> Result<Block, PatchRejected> {
         let update = Update::of(patch, actor, write_id)?;
-        let result = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(project_partition(project)))
-            .key("sk", AttributeValue::S(block_sort_key(block)))
-            .update_expression(update.expression)
-            .condition_expression(update.condition)
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let item = output.attributes.context("UpdateItem returned no attributes")?;
-                Ok(serde_dynamo::from_item(item).context("reading the patched block")?)
-            }
-            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(check) => rejection(patch, write_id, check.item),
-                other => Err(anyhow!("patching block {block}: {}", DisplayErrorContext(other)).into()),
-            },
-            Err(other) => Err(anyhow!("patching block {block}: {}", DisplayErrorContext(other)).into()),
+        let update = ConditionalUpdate {
+            pk: project_partition(project),
+            sk: block_sort_key(block),
+            expression: update.expression,
+            condition: update.condition,
+            names: update.names,
+            values: update.values,
+        };
+        match self.conditional_update(update).await {
+            Ok(item) => Ok(serde_dynamo::from_item(item).context("reading the patched block")?),
+            Err(UpdateFailed::Condition(old)) => rejection(patch, write_id, old),
+            Err(UpdateFailed::Unexpected(error)) => Err(error.into()),
         }
     }
 }

@@ -7,6 +7,7 @@ use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tessera_core::content::ProjectId;
 
@@ -45,8 +46,63 @@ impl ContentStore {
         }
     }
 
+    /// A value as a Content-table item: its attributes, keys and entity type.
+    pub(super) fn item_of<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> anyhow::Result<Item> {
+        let mut item: Item = serde_dynamo::to_item(value)?;
+        item.insert("pk".into(), AttributeValue::S(pk));
+        item.insert("sk".into(), AttributeValue::S(sk));
+        item.insert("entity".into(), AttributeValue::S(entity.into()));
+        Ok(item)
+    }
+
+    /// Puts an item that must not exist yet.
+    pub(super) async fn put_new(&self, item: Item) -> anyhow::Result<()> {
+        let key = describe(&item);
+        self.client()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|err| anyhow!("putting {key}: {}", DisplayErrorContext(err)))?;
+        Ok(())
+    }
+
+    /// One conditional UpdateItem returning the item after it (`ALL_NEW`) or,
+    /// when the condition fails, as it was (`ALL_OLD`; `None` if absent).
+    pub(super) async fn conditional_update(&self, update: ConditionalUpdate) -> Result<Item, UpdateFailed> {
+        let result = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(update.pk.clone()))
+            .key("sk", AttributeValue::S(update.sk.clone()))
+            .update_expression(update.expression)
+            .condition_expression(update.condition)
+            .set_expression_attribute_names(Some(update.names).filter(|n| !n.is_empty()))
+            .set_expression_attribute_values(Some(update.values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let what = format!("updating {} {}", update.pk, update.sk);
+        match result {
+            Ok(output) => {
+                output.attributes.ok_or_else(|| UpdateFailed::Unexpected(anyhow!("{what}: no attributes returned")))
+            }
+            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(check) => Err(UpdateFailed::Condition(check.item)),
+                other => Err(UpdateFailed::Unexpected(anyhow!("{what}: {}", DisplayErrorContext(other)))),
+            },
+            Err(other) => Err(UpdateFailed::Unexpected(anyhow!("{what}: {}", DisplayErrorContext(other)))),
+        }
+    }
+
     /// Applies `update` to one item if it is at `version`, bumping it; a
-    /// failed condition returns the item as it is (`ALL_OLD`).
+    /// failed condition returns the item as it is.
     pub(super) async fn update_versioned<T: DeserializeOwned>(
         &self,
         pk: String,
@@ -59,37 +115,43 @@ impl ContentStore {
         names.insert("#version".into(), "version".into());
         values.insert(":expected".into(), AttributeValue::N(version.to_string()));
         values.insert(":one".into(), AttributeValue::N("1".into()));
-        let result = self
-            .client()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.clone()))
-            .key("sk", AttributeValue::S(sk.clone()))
-            .update_expression(format!("{update}, #version = #version + :one"))
-            .condition_expression("attribute_exists(pk) AND #version = :expected")
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let item = output.attributes.context("UpdateItem returned no attributes")?;
-                Ok(serde_dynamo::from_item(item).context("reading an updated item")?)
+        let update = ConditionalUpdate {
+            pk,
+            sk,
+            expression: format!("{update}, #version = #version + :one"),
+            condition: "attribute_exists(pk) AND #version = :expected".into(),
+            names,
+            values,
+        };
+        match self.conditional_update(update).await {
+            Ok(item) => Ok(serde_dynamo::from_item(item).context("reading an updated item")?),
+            Err(UpdateFailed::Condition(None)) => Err(ItemRejected::NotFound),
+            Err(UpdateFailed::Condition(Some(item))) => {
+                let current = serde_dynamo::from_item(item).context("reading the current item")?;
+                Err(ItemRejected::Stale { current: Box::new(current) })
             }
-            Err(SdkError::ServiceError(failure)) => match failure.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(check) => match check.item {
-                    None => Err(ItemRejected::NotFound),
-                    Some(item) => {
-                        let current = serde_dynamo::from_item(item).context("reading the current item")?;
-                        Err(ItemRejected::Stale { current: Box::new(current) })
-                    }
-                },
-                other => Err(anyhow!("updating {pk} {sk}: {}", DisplayErrorContext(other)).into()),
-            },
-            Err(other) => Err(anyhow!("updating {pk} {sk}: {}", DisplayErrorContext(other)).into()),
+            Err(UpdateFailed::Unexpected(error)) => Err(error.into()),
         }
     }
+}
+
+/// One UpdateItem: key, expressions and their names and values.
+pub(super) struct ConditionalUpdate {
+    pub pk: String,
+    pub sk: String,
+    pub expression: String,
+    pub condition: String,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+pub(super) enum UpdateFailed {
+    /// The condition failed; the item as it was, if it exists.
+    Condition(Option<Item>),
+    Unexpected(anyhow::Error),
+}
+
+fn describe(item: &Item) -> String {
+    let key = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    format!("{} {}", key("pk"), key("sk"))
 }

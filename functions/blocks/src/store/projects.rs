@@ -110,18 +110,11 @@ impl ContentStore {
     }
 
     fn project_item(&self, project: &Project) -> anyhow::Result<HashMap<String, AttributeValue>> {
-        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(project)?;
-        item.insert("pk".into(), AttributeValue::S(project_partition(&project.id)));
-        item.insert("sk".into(), AttributeValue::S(META.into()));
-        item.insert("entity".into(), AttributeValue::S("project".into()));
-        Ok(item)
+        Self::item_of(project, project_partition(&project.id), META.into(), "project")
     }
 
     fn member_item(&self, project: &ProjectId, member: &Member) -> anyhow::Result<HashMap<String, AttributeValue>> {
-        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(member)?;
-        item.insert("pk".into(), AttributeValue::S(project_partition(project)));
-        item.insert("sk".into(), AttributeValue::S(member_sort_key(&member.user_id)));
-        item.insert("entity".into(), AttributeValue::S("member".into()));
+        let mut item = Self::item_of(member, project_partition(project), member_sort_key(&member.user_id), "member")?;
         item.insert("gsi1pk".into(), AttributeValue::S(user_projects_partition(&member.user_id)));
         item.insert("gsi1sk".into(), AttributeValue::S(project_partition(project)));
         Ok(item)

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context as _, anyhow};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use anyhow::Context as _;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use tessera_core::UserId;
@@ -58,19 +57,7 @@ impl ContentStore {
             updated_at: created,
             updated_by: actor.clone(),
         };
-        let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&slide)?;
-        item.insert("pk".into(), AttributeValue::S(project_partition(project)));
-        item.insert("sk".into(), AttributeValue::S(slide_sort_key(&slide.id)));
-        item.insert("entity".into(), AttributeValue::S("slide".into()));
-        self.client()
-            .await
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|err| anyhow!("creating slide {}: {}", slide.id, DisplayErrorContext(err)))?;
+        self.put_new(Self::item_of(&slide, project_partition(project), slide_sort_key(&slide.id), "slide")?).await?;
         Ok(slide)
     }
 
