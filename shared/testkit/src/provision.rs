@@ -160,40 +160,21 @@ async fn create_table(
     }
     request = request.set_provisioned_throughput(props.get("ProvisionedThroughput").map(throughput).transpose()?);
     for index in items(props.get("GlobalSecondaryIndexes")) {
-        let projection = index.get("Projection");
         let mut gsi = GlobalSecondaryIndex::builder()
             .index_name(str_prop(index, "IndexName").context("IndexName")?)
             .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::from(
-                        projection.and_then(|p| str_prop(p, "ProjectionType")).unwrap_or("ALL".into()).as_str(),
-                    ))
-                    .set_non_key_attributes(
-                        projection
-                            .and_then(|p| p.get("NonKeyAttributes"))
-                            .map(|a| items(Some(a)).filter_map(scalar_string).collect()),
-                    )
-                    .build(),
-            );
+            .projection(projection(index));
         if let Some(value) = index.get("ProvisionedThroughput") {
             gsi = gsi.provisioned_throughput(throughput(value)?);
         }
         request = request.global_secondary_indexes(gsi.build()?);
     }
     for index in items(props.get("LocalSecondaryIndexes")) {
-        let projection = index.get("Projection");
         request = request.local_secondary_indexes(
             LocalSecondaryIndex::builder()
                 .index_name(str_prop(index, "IndexName").context("IndexName")?)
                 .set_key_schema(Some(key_schema(index.get("KeySchema"))?))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::from(
-                            projection.and_then(|p| str_prop(p, "ProjectionType")).unwrap_or("ALL".into()).as_str(),
-                        ))
-                        .build(),
-                )
+                .projection(projection(index))
                 .build()?,
         );
     }
@@ -242,6 +223,17 @@ async fn create_table(
         attributes.insert("StreamArn".into(), stream);
     }
     Ok(Physical { reference: name, attributes })
+}
+
+/// An index's projection (ALL unless the template says otherwise).
+fn projection(index: &Value) -> Projection {
+    let projection = index.get("Projection");
+    let kind = projection.and_then(|p| str_prop(p, "ProjectionType")).unwrap_or("ALL".into());
+    let attributes = projection.and_then(|p| p.get("NonKeyAttributes"));
+    Projection::builder()
+        .projection_type(ProjectionType::from(kind.as_str()))
+        .set_non_key_attributes(attributes.map(|a| items(Some(a)).filter_map(scalar_string).collect()))
+        .build()
 }
 
 fn throughput(value: &Value) -> anyhow::Result<ProvisionedThroughput> {
