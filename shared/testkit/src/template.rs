@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use serde_yaml::{Mapping, Value};
 
+use crate::services::{ACCOUNT_ID, REGION};
+
 /// What a created resource is called, as `!Ref` and `!GetAtt` see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Physical {
@@ -129,22 +131,26 @@ impl Template {
             .collect()
     }
 
-    /// Stand-in names for every resource, for resolving a function's
-    /// environment without creating anything (benchmarks, dry runs).
-    pub fn placeholder_resources(&self, stack_name: &str) -> HashMap<String, Physical> {
+    /// Stand-ins for every resource, for resolving without creating them
+    /// (benchmarks, and the devstack for what it emulates itself): a
+    /// resource is referred to by its logical id, and a function has a
+    /// Lambda-shaped ARN (see [`function_arn`]).
+    pub fn placeholder_resources(&self) -> HashMap<String, Physical> {
         self.resources()
-            .map(|(id, _, _)| {
-                let name = format!("{stack_name}-{id}");
-                let arn = format!("arn:aws:local:us-east-1:123456789012:{name}");
+            .map(|(id, kind, _)| {
+                let arn = match kind {
+                    "AWS::Serverless::Function" => function_arn(id),
+                    _ => format!("arn:aws:local:{REGION}:{ACCOUNT_ID}:{id}"),
+                };
                 let attributes = ["Arn", "StreamArn", "QueueArn"]
                     .map(|a| (a.to_owned(), arn.clone()))
                     .into_iter()
                     .chain([
-                        ("QueueName".to_owned(), name.clone()),
-                        ("QueueUrl".to_owned(), format!("http://127.0.0.1/{name}")),
+                        ("QueueName".to_owned(), id.to_owned()),
+                        ("QueueUrl".to_owned(), format!("http://127.0.0.1/{id}")),
                     ])
                     .collect();
-                (id.to_owned(), Physical { reference: name, attributes })
+                (id.to_owned(), Physical { reference: id.to_owned(), attributes })
             })
             .collect()
     }
@@ -161,6 +167,11 @@ impl Template {
     fn is_resource(&self, logical_id: &str) -> bool {
         self.root.get("Resources").and_then(|r| r.get(logical_id)).is_some()
     }
+}
+
+/// The ARN a function stands in as: `…:function:<logical id>`.
+pub fn function_arn(logical_id: &str) -> String {
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}")
 }
 
 /// The workspace root: two levels above this crate.

@@ -46,6 +46,22 @@ impl ContentStore {
         }
     }
 
+    /// One item by key, strongly consistent.
+    pub(super) async fn get(&self, pk: String, sk: String) -> anyhow::Result<Option<Item>> {
+        let output = self
+            .client()
+            .await
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| anyhow!("getting {pk} {sk}: {}", DisplayErrorContext(err)))?;
+        Ok(output.item)
+    }
+
     /// A value as a Content-table item: its attributes, keys and entity type.
     pub(super) fn item_of<T: Serialize>(value: &T, pk: String, sk: String, entity: &str) -> anyhow::Result<Item> {
         let mut item: Item = serde_dynamo::to_item(value)?;
@@ -149,6 +165,11 @@ pub(super) enum UpdateFailed {
     /// The condition failed; the item as it was, if it exists.
     Condition(Option<Item>),
     Unexpected(anyhow::Error),
+}
+
+/// An item's primary key.
+pub(super) fn key(pk: String, sk: String) -> Item {
+    Item::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
 }
 
 fn describe(item: &Item) -> String {

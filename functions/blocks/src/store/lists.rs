@@ -1,7 +1,6 @@
 //! Paginated lists and batch reads: a slide's blocks (LSI1), blocks by id
 //! (BatchGetItem), the caller's projects (GSI1) and a project's members.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
@@ -12,7 +11,7 @@ use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, ProjectId, SlideId};
 
 use super::cursor::{self, BadCursor, Page};
-use super::items::Item;
+use super::items::{Item, key};
 use super::keys::{META, block_sort_key, project_partition, slide_blocks_prefix, user_projects_partition};
 use super::projects::Member;
 use super::{ContentStore, Project};
@@ -131,10 +130,6 @@ impl ContentStore {
         }
         Ok(found)
     }
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
 }
 
 fn parse_all<T: DeserializeOwned>(items: Vec<Item>) -> anyhow::Result<Vec<T>> {

@@ -119,20 +119,4 @@ impl ContentStore {
         item.insert("gsi1sk".into(), AttributeValue::S(project_partition(project)));
         Ok(item)
     }
-
-    /// One item by key, strongly consistent.
-    pub(super) async fn get(&self, pk: String, sk: String) -> anyhow::Result<Option<HashMap<String, AttributeValue>>> {
-        let output = self
-            .client()
-            .await
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk.clone()))
-            .key("sk", AttributeValue::S(sk.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| anyhow!("getting {pk} {sk}: {}", DisplayErrorContext(err)))?;
-        Ok(output.item)
-    }
 }

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
 use tessera_core::UserId;
 use tessera_core::content::{ProjectId, ProjectRole, SlideId};
 
-use super::items::Item;
+use super::items::{Item, key};
 use super::keys::{META, block_sort_key, member_sort_key, project_partition, slide_sort_key};
 use super::{ContentStore, ItemRejected, Project};
 
@@ -132,8 +132,4 @@ impl ContentStore {
         }
         Ok(())
     }
-}
-
-fn key(pk: String, sk: String) -> Item {
-    Item::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
 }

@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
 
     let template = Template::workspace()?;
     let mut subjects = vec![subject(&target, BASELINE, Vec::new())?];
-    let resources = template.placeholder_resources("bench");
+    let resources = template.placeholder_resources();
     let parameters = template.parameter_defaults();
     let resolver = Resolver {
         template: &template,

@@ -25,16 +25,10 @@ pub(super) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub(super) fn new(stack: &'a Stack, local_urls: &'a HashMap<String, String>) -> Self {
-        let mut resources = stack.resources.clone();
-        for (id, kind, _) in stack.template.resources() {
-            resources.entry(id.to_owned()).or_insert_with(|| {
-                let arn = match kind {
-                    "AWS::Serverless::Function" => function_arn(id),
-                    _ => format!("arn:aws:local:{REGION}:{ACCOUNT_ID}:{id}"),
-                };
-                Physical { reference: id.to_owned(), attributes: HashMap::from([("Arn".to_owned(), arn)]) }
-            });
-        }
+        // Created resources as they are; stand-ins for what the devstack
+        // emulates itself (functions, APIs).
+        let mut resources = stack.template.placeholder_resources();
+        resources.extend(stack.resources.clone());
         Self { stack, resources, local_urls }
     }
 
@@ -249,11 +243,8 @@ fn reports_item_failures(props: &Value) -> bool {
         .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")))
 }
 
-fn function_arn(logical_id: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}")
-}
-
-/// The function logical id inside an integration or authorizer URI
+/// The function logical id inside an integration or authorizer URI, as
+/// [`tessera_testkit::template::function_arn`] shapes it
 /// (`arn:aws:apigateway:...:lambda:path/2015-03-31/functions/<arn>/invocations`).
 pub(super) fn function_of_uri(uri: &str) -> Option<String> {
     let arn_start = uri.find(":function:")? + ":function:".len();
