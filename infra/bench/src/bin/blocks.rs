@@ -1,6 +1,7 @@
 //! Blocks benchmark: versioned patches under 32 concurrent writers, tree
-//! reads cached and uncached, and the cache's hit rate in a 95% read / 5%
-//! write mix. The real router and store, in-process, against moto server
+//! reads cached and uncached, and two read/write mixes on one project (95/5,
+//! and 80/20 for a busy editing session) with the cache's hit rate and the
+//! reads' and writes' latencies apart. The real router and store, in-process, against moto server
 //! and redis-server (started as the tests start them). One table.
 //! `BENCH_SECONDS` (default 5) per scenario.
 
@@ -81,25 +82,20 @@ async fn main() -> anyhow::Result<()> {
         .await?,
     );
 
-    let stats = &state.cache.stats;
-    let counts = || [&stats.hits, &stats.misses, &stats.coalesced].map(|counter| counter.load(Ordering::Relaxed));
-    let before = counts();
-    let mut mix = app.mix(&project, &blocks, duration).await;
-    let after = counts();
-    let [hits, misses, coalesced] = [0, 1, 2].map(|i| after[i] - before[i]);
-    let reads = (hits + misses).max(1) as f64;
-    mix.note = format!(
-        "hit rate {:.1}%, {:.1}% counting misses another reader's load answered",
-        100.0 * hits as f64 / reads,
-        100.0 * (hits + coalesced) as f64 / reads
-    );
-    rows.push(mix);
+    for (scenario, reads) in
+        [("mix: 95% tree reads / 5% patches, 32 clients", 95), ("mix: 80% tree reads / 20% patches, 32 clients", 80)]
+    {
+        rows.extend(app.mix(scenario, reads, &state, &project, &blocks, duration).await);
+    }
 
     println!("blocks: in-process router and store against moto server and redis-server, {seconds} s per load scenario");
     println!("{:<48} {:>9} {:>9} {:>9}  notes", "scenario", "ops/s", "p50 ms", "p99 ms");
     for mut row in rows {
         row.latencies.sort();
-        let at = |p: f64| row.latencies[((row.latencies.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
+        let at = |p: f64| {
+            let index = (row.latencies.len().saturating_sub(1) as f64 * p) as usize;
+            row.latencies.get(index).map_or(f64::NAN, |latency| latency.as_secs_f64() * 1000.0)
+        };
         println!(
             "{:<48} {:>9.0} {:>9.2} {:>9.2}  {}",
             row.scenario,
@@ -208,31 +204,43 @@ impl App {
         Row { scenario, ops: commits, seconds: started.elapsed().as_secs_f64(), latencies: latencies.concat(), note }
     }
 
-    /// 32 clients: 95% tree reads, 5% patches of random blocks.
-    async fn mix(&self, project: &str, blocks: &[String], duration: Duration) -> Row {
+    /// 32 clients on one project: `reads`% tree reads, the rest patches of
+    /// random blocks. Two rows: the reads (with the cache's figures) and the
+    /// writes.
+    async fn mix(
+        &self,
+        scenario: &'static str,
+        reads: u64,
+        state: &AppState,
+        project: &str,
+        blocks: &[String],
+        duration: Duration,
+    ) -> [Row; 2] {
+        let stats = &state.cache.stats;
+        let counts = || [&stats.hits, &stats.misses].map(|counter| counter.load(Ordering::Relaxed));
+        let before = counts();
         let stop = Arc::new(AtomicBool::new(false));
-        let ops = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let tree = format!("/projects/{project}");
         let clients = (0..WRITERS).map(|client| {
-            let (stop, ops, tree) = (stop.clone(), ops.clone(), tree.clone());
+            let (stop, tree) = (stop.clone(), tree.clone());
             async move {
-                let mut latencies = Vec::new();
+                let (mut read_latencies, mut write_latencies) = (Vec::new(), Vec::new());
                 let mut n: u64 = client as u64;
                 while !stop.load(Ordering::Relaxed) {
                     n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     let sent = Instant::now();
-                    if (n >> 33) % 100 < 5 {
+                    if (n >> 33) % 100 < reads {
+                        self.get(&tree).await;
+                        read_latencies.push(sent.elapsed());
+                    } else {
                         let block = &blocks[(n >> 40) as usize % blocks.len()];
                         self.send("PATCH", block, Some(json!({"overwrite": true, "set": {"props.mix": n % 1000}})))
                             .await;
-                    } else {
-                        self.get(&tree).await;
+                        write_latencies.push(sent.elapsed());
                     }
-                    latencies.push(sent.elapsed());
-                    ops.fetch_add(1, Ordering::Relaxed);
                 }
-                latencies
+                (read_latencies, write_latencies)
             }
         });
         let stopper = async {
@@ -240,13 +248,30 @@ impl App {
             stop.store(true, Ordering::Relaxed);
         };
         let (latencies, ()) = tokio::join!(futures_util::future::join_all(clients), stopper);
-        Row {
-            scenario: "mix: 95% tree reads / 5% patches, 32 clients",
-            ops: ops.load(Ordering::Relaxed),
-            seconds: started.elapsed().as_secs_f64(),
-            latencies: latencies.concat(),
-            note: String::new(),
-        }
+        let seconds = started.elapsed().as_secs_f64();
+        let (read_latencies, write_latencies): (Vec<_>, Vec<_>) = latencies.into_iter().unzip();
+        let after = counts();
+        let [hits, misses] = [0, 1].map(|i| after[i] - before[i]);
+        let served = (hits + misses).max(1) as f64;
+        let reads = Row {
+            scenario,
+            ops: read_latencies.iter().map(Vec::len).sum::<usize>() as u64,
+            seconds,
+            latencies: read_latencies.concat(),
+            note: format!(
+                "reads: direct hit rate {:.1}%, served by a load {:.1}%",
+                100.0 * hits as f64 / served,
+                100.0 * misses as f64 / served
+            ),
+        };
+        let writes = Row {
+            scenario: "",
+            ops: write_latencies.iter().map(Vec::len).sum::<usize>() as u64,
+            seconds,
+            latencies: write_latencies.concat(),
+            note: "writes".into(),
+        };
+        [reads, writes]
     }
 }
 
