@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use tessera_devstack::jwt::DevTokens;
 use tessera_devstack::{Devstack, Options};
 use tessera_testkit::Stack;
-use tessera_testkit::template::workspace_root;
+use tessera_testkit::workspace_root;
 
 /// What tests see of a running devstack.
 pub struct RunningDevstack {

@@ -39,7 +39,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            template: tessera_testkit::template::workspace_root().join("template.yaml"),
+            template: tessera_testkit::workspace_root().join("template.yaml"),
             stack_name: "tessera-local".into(),
             http_port: 0,
             websocket_port: 0,

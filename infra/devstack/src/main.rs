@@ -63,7 +63,7 @@ fn banner(devstack: &Devstack) {
 /// Prints a token for the template's JWT authorizer; reads only the template.
 fn print_token(args: Vec<String>) -> anyhow::Result<()> {
     let (mut user, mut tier, mut roles, mut template) =
-        (None, "free".to_owned(), Vec::new(), tessera_testkit::template::workspace_root().join("template.yaml"));
+        (None, "free".to_owned(), Vec::new(), tessera_testkit::workspace_root().join("template.yaml"));
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
         let value = args.next().with_context(|| format!("{flag} needs a value"))?;

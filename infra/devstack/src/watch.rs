@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use tessera_testkit::LocalServices;
 use tessera_testkit::services::{self, free_port};
-use tessera_testkit::template::workspace_root;
+use tessera_testkit::workspace_root;
 use tokio::process::{Child, Command};
 
 use crate::FIRST_BUILD_PATIENCE;

@@ -6,10 +6,12 @@
 //! a function's configuration from `stack.function_environment(..)`, and
 //! drives the function's router with `GatewayRequest`s.
 
+pub mod account;
 pub mod gateway;
 pub mod provision;
 pub mod services;
 pub mod template;
+pub mod workspace;
 
 use std::collections::HashMap;
 
@@ -17,6 +19,7 @@ pub use gateway::GatewayRequest;
 pub use provision::Stack;
 pub use services::{LocalServices, RedisServer};
 pub use template::Template;
+pub use workspace::workspace_root;
 
 /// A fresh stack of the workspace template's tables and queues, named
 /// uniquely so tests never share state, on the shared local services. The

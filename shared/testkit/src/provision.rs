@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_yaml::Value;
 
-use crate::services::{ACCOUNT_ID, REGION};
+use crate::account::{ACCOUNT_ID, REGION};
 use crate::template::{Physical, ResolveError, Resolver, Template, scalar_string};
 
 const TABLE: &str = "AWS::DynamoDB::Table";

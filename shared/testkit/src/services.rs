@@ -15,11 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::template::workspace_root;
-
-pub const REGION: &str = "us-east-1";
-/// moto's default account.
-pub const ACCOUNT_ID: &str = "123456789012";
+use crate::account::REGION;
+use crate::workspace::workspace_root;
 
 /// Endpoints of the AWS stand-in and of Redis.
 #[derive(Debug, Clone)]

@@ -6,12 +6,13 @@
 //! forms. Anything else is reported as unsupported rather than guessed.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use serde_yaml::{Mapping, Value};
 
-use crate::services::{ACCOUNT_ID, REGION};
+use crate::account::{ACCOUNT_ID, REGION};
+use crate::workspace::workspace_root;
 
 /// What a created resource is called, as `!Ref` and `!GetAtt` see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,11 +173,6 @@ impl Template {
 /// The ARN a function stands in as: `…:function:<logical id>`.
 pub fn function_arn(logical_id: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}")
-}
-
-/// The workspace root: two levels above this crate.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// Resolves intrinsics for one stack.

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use tessera_testkit::Template;
-use tessera_testkit::template::{Resolver, workspace_root};
+use tessera_testkit::template::Resolver;
+use tessera_testkit::workspace_root;
 
 const BASELINE: &str = "hello-lambda";
 

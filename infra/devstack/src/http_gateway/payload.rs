@@ -63,7 +63,7 @@ pub fn event(request: &Request<'_>) -> Value {
         "rawQueryString": request.query,
         "headers": headers,
         "requestContext": {
-            "accountId": tessera_testkit::services::ACCOUNT_ID,
+            "accountId": tessera_testkit::account::ACCOUNT_ID,
             "apiId": "local",
             "domainName": host,
             "domainPrefix": host.split('.').next().unwrap_or(host),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context as _, anyhow, bail};
 use serde_yaml::Value;
 use tessera_testkit::Stack;
-use tessera_testkit::services::{ACCOUNT_ID, REGION};
+use tessera_testkit::account::{ACCOUNT_ID, REGION};
 use tessera_testkit::template::{Physical, Resolver, scalar_string};
 
 use super::{

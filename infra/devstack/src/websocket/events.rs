@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
-use tessera_testkit::services::{ACCOUNT_ID, REGION};
+use tessera_testkit::account::{ACCOUNT_ID, REGION};
 use time::OffsetDateTime;
 
 use super::connections::{ConnectionInfo, new_message_id};
