@@ -12,8 +12,8 @@ use tessera_core::content::{Block, BlockId, BlockPatch, PatchError, PatchRequest
 use tessera_core::events::Event;
 use tessera_platform::http::{ApiError, Caller, Json, Problem};
 
-use super::projects::{ListQuery, list_error, page_size};
-use super::{Access, AppState, authorize, parse_id};
+use super::inputs::{ListQuery, if_match, page_size, write_id};
+use super::{Access, AppState, authorize, list_error, parse_id};
 use crate::store::{BATCH_GET_LIMIT, NewBlock, PatchRejected};
 
 /// Most props a new block may have.
@@ -147,31 +147,6 @@ pub async fn delete(
     }
     state.changed(&project).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The client's `Idempotency-Key` (so its retries are recognised), else a
-/// fresh id (so the SDK's retries are).
-fn write_id(headers: &HeaderMap) -> Result<String, ApiError> {
-    match headers.get("idempotency-key") {
-        None => Ok(ulid::Ulid::new().to_string()),
-        Some(key) => key
-            .to_str()
-            .ok()
-            .filter(|k| (1..=64).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-            .map(|k| format!("key:{}", k))
-            .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1 to 64 printable characters".into())),
-    }
-}
-
-/// `If-Match: "<version>"` (a strong ETag).
-pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let text = value.to_str().unwrap_or_default().trim();
-    text.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .and_then(|version| version.parse().ok())
-        .map(Some)
-        .ok_or_else(|| ApiError::BadRequest("If-Match must be a block's ETag, such as \"3\"".into()))
 }
 
 fn with_etag(status: StatusCode, block: Block) -> Response {

@@ -4,6 +4,7 @@
 //! manage members.
 
 mod blocks;
+mod inputs;
 mod members;
 mod projects;
 mod slides;
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use crate::cache::TreeCache;
 use crate::config::Config;
 use crate::events::EventQueue;
-use crate::store::{ContentStore, ItemRejected};
+use crate::store::{ContentStore, ItemRejected, ListError};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -103,5 +104,13 @@ fn rejected<T: Serialize>(rejection: ItemRejected<T>, bad_reference: &str) -> Ap
             Err(error) => anyhow::Error::from(error).into(),
         },
         ItemRejected::Unexpected(error) => error.into(),
+    }
+}
+
+/// A list that could not be read: a cursor from elsewhere is the client's mistake.
+fn list_error(error: ListError) -> ApiError {
+    match error {
+        ListError::BadCursor(bad) => ApiError::BadRequest(bad.to_string()),
+        ListError::Unexpected(error) => error.into(),
     }
 }

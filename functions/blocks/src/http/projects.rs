@@ -1,4 +1,4 @@
-//! `POST /projects`, members, and slides.
+//! Projects: create, list, the whole tree, rename, delete.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -7,27 +7,8 @@ use serde::Deserialize;
 use tessera_core::content::ProjectId;
 use tessera_platform::http::{ApiError, Caller, Json};
 
-use super::{Access, AppState, authorize, parse_id, rejected};
-use crate::store::ListError;
-
-/// The longest project or slide title.
-const MAX_TITLE: usize = 200;
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Titled {
-    pub title: String,
-}
-
-impl Titled {
-    pub fn validated(self) -> Result<String, ApiError> {
-        let title = self.title.trim().to_owned();
-        if title.is_empty() || title.chars().count() > MAX_TITLE {
-            return Err(ApiError::BadRequest(format!("`title` must be 1 to {MAX_TITLE} characters")));
-        }
-        Ok(title)
-    }
-}
+use super::inputs::{ListQuery, Titled, if_match, page_size};
+use super::{Access, AppState, authorize, list_error, parse_id, rejected};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -51,46 +32,14 @@ pub async fn tree(
     Ok(axum::Json(tree))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<i32>,
-    cursor: Option<String>,
-}
-
-impl ListQuery {
-    pub fn limit(&self) -> Option<i32> {
-        self.limit
-    }
-
-    pub fn cursor(&self) -> Option<&str> {
-        self.cursor.as_deref()
-    }
-}
-
-/// Page size bounds for every list.
-pub fn page_size(limit: Option<i32>) -> Result<i32, ApiError> {
-    match limit.unwrap_or(25) {
-        limit @ 1..=100 => Ok(limit),
-        _ => Err(ApiError::BadRequest("`limit` must be 1 to 100".into())),
-    }
-}
-
 /// `GET /projects`: the caller's projects, a page at a time.
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let page = state.store.projects_of(&caller.user_id, page_size(query.limit)?, query.cursor.as_deref()).await;
+    let page = state.store.projects_of(&caller.user_id, page_size(query.limit())?, query.cursor()).await;
     Ok(axum::Json(page.map_err(list_error)?))
-}
-
-pub fn list_error(error: ListError) -> ApiError {
-    match error {
-        ListError::BadCursor(bad) => ApiError::BadRequest(bad.to_string()),
-        ListError::Unexpected(error) => error.into(),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,7 +74,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let project = parse_id(&project, ProjectId::parse)?;
     authorize(&state, &project, &caller, Access::Manage).await?;
-    let version = super::blocks::if_match(&headers)?;
+    let version = if_match(&headers)?;
     state.store.delete_project(&project, version).await.map_err(|r| rejected(r, "no such item"))?;
     state.changed(&project).await;
     Ok(StatusCode::NO_CONTENT)

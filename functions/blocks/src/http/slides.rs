@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer};
 use tessera_core::content::{ProjectId, SlideId};
 use tessera_platform::http::{ApiError, Caller, Json};
 
-use super::projects::Titled;
+use super::inputs::Titled;
 use super::{Access, AppState, authorize, parse_id, rejected};
 use crate::store::SlideChanges;
 
