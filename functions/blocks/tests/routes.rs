@@ -148,6 +148,22 @@ async fn if_match_is_412_when_stale_and_no_precondition_is_428() {
 }
 
 #[tokio::test]
+async fn a_base_version_ahead_of_the_block_is_422_and_changes_nothing() {
+    let app = App::spawn().await;
+    let (project, block) = app.project_with_block("alice").await;
+    let path = format!("/projects/{project}/blocks/{block}");
+
+    let ahead = app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 7, "set": {"content": "x"}}))).await;
+    let after = app.as_user("alice", "GET", &path, None).await;
+
+    assert_eq!(ahead.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(ahead.body["type"], "urn:tessera:problem:base-version-ahead");
+    assert_eq!(ahead.body["currentVersion"], 1);
+    assert!(ahead.body["detail"].as_str().unwrap().contains("at most the block's version, 1"), "{}", ahead.body);
+    assert_eq!((after.body["version"].as_u64(), after.body["content"].as_str()), (Some(1), Some("hello")));
+}
+
+#[tokio::test]
 async fn a_non_member_gets_404_for_anything_in_the_project() {
     let app = App::spawn().await;
     let (project, block) = app.project_with_block("alice").await;

@@ -116,13 +116,14 @@ pub async fn patch(
                 .with_extension("current", serde_json::to_value(*current).map_err(anyhow::Error::from)?)
                 .into())
         }
-        Err(PatchRejected::BaseAhead { current }) => {
-            Err(Problem::new(StatusCode::CONFLICT, "conflict", "The base version is ahead of the block")
-                .with_detail(format!("the block is at version {}", current.version))
-                .with_extension("conflictingFields", Vec::<String>::new())
-                .with_extension("current", serde_json::to_value(*current).map_err(anyhow::Error::from)?)
-                .into())
-        }
+        Err(PatchRejected::BaseAhead { current }) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "base-version-ahead",
+            "The base version is ahead of the block",
+        )
+        .with_detail(format!("`baseVersion` must be at most the block's version, {}", current.version))
+        .with_extension("currentVersion", current.version)
+        .into()),
         Err(PatchRejected::PreconditionFailed { current }) => Err(Problem::new(
             StatusCode::PRECONDITION_FAILED,
             "precondition-failed",

@@ -42,7 +42,7 @@ pub enum PatchRejected {
     /// `If-Match` names a version the block has moved on from (412).
     #[error("the block is no longer at the version given")]
     PreconditionFailed { current: Box<Block> },
-    /// `baseVersion` is newer than the block: the client is confused (409).
+    /// `baseVersion` is newer than the block: the client is confused (422).
     #[error("the base version is ahead of the block")]
     BaseAhead { current: Box<Block> },
     #[error(transparent)]
