@@ -3,6 +3,7 @@
 //! Streams event sources. Whatever the template uses that the devstack does
 //! not emulate is collected in `unsupported`, to be reported at start-up.
 
+mod filter;
 mod reader;
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use serde_yaml::Value;
 
+pub use filter::EventFilter;
 use reader::Reader;
 use tessera_testkit::Stack;
 
@@ -105,6 +107,8 @@ pub struct QueueSource {
     pub batching_window: Duration,
     pub max_concurrency: usize,
     pub report_batch_item_failures: bool,
+    /// Messages it does not match are deleted unseen (`FilterCriteria`).
+    pub filter: EventFilter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +127,8 @@ pub struct StreamSource {
     /// `None` retries until the records expire, as Lambda's default does.
     pub max_retries: Option<u32>,
     pub report_batch_item_failures: bool,
+    /// Records it does not match are skipped (`FilterCriteria`).
+    pub filter: EventFilter,
 }
 
 /// Resource types the devstack emulates, or knows it can leave to AWS.

@@ -1,5 +1,6 @@
 //! Lambda's SQS event source mapping, emulated: long-polls a queue, gathers
-//! batches (BatchSize, MaximumBatchingWindowInSeconds), invokes the function
+//! batches (BatchSize, MaximumBatchingWindowInSeconds), drops the messages
+//! its FilterCriteria keeps out, invokes the function
 //! with at most MaximumConcurrency batches in flight, and deletes what
 //! succeeded. What failed is left alone: it comes back after the queue's
 //! visibility timeout, and the queue's redrive policy moves it to the DLQ
@@ -131,8 +132,15 @@ impl QueuePoller {
         Ok(messages.iter().filter_map(|message| Received::new(message, &self.source.queue_arn)).collect())
     }
 
-    /// Invokes the function with the batch and deletes the messages that succeeded.
+    /// Deletes the messages the source's filter keeps out, invokes the
+    /// function with the rest and deletes the messages that succeeded.
     async fn process(&self, batch: Vec<Received>) {
+        let (batch, unwanted): (Vec<Received>, Vec<Received>) =
+            batch.into_iter().partition(|received| self.source.filter.matches(&received.filtered_as()));
+        self.delete(&unwanted.iter().collect::<Vec<_>>()).await;
+        if batch.is_empty() {
+            return;
+        }
         let started = Instant::now();
         let result = self.lambda.invoke_function(&self.binary, &sqs_event(&batch), self.timeout).await;
         let identifiers: Vec<&str> = batch.iter().map(|received| received.message_id.as_str()).collect();

@@ -26,6 +26,18 @@ impl Received {
     }
 }
 
+impl Received {
+    /// The record as `FilterCriteria` sees it: a body that is JSON is
+    /// matched as JSON, any other as a string.
+    pub fn filtered_as(&self) -> Value {
+        let mut view = self.record.clone();
+        if let Some(body) = self.record["body"].as_str().and_then(|b| serde_json::from_str::<Value>(b).ok()) {
+            view["body"] = body;
+        }
+        view
+    }
+}
+
 pub fn sqs_event(batch: &[Received]) -> Value {
     json!({ "Records": batch.iter().map(|received| &received.record).collect::<Vec<_>>() })
 }
@@ -138,5 +150,21 @@ mod tests {
     fn a_message_without_a_receipt_handle_cannot_be_handed_on() {
         let message = Message::builder().message_id("m-1").body("hello").build();
         assert!(Received::new(&message, QUEUE_ARN).is_none());
+    }
+
+    #[test]
+    fn a_json_body_is_filtered_as_json_and_any_other_as_text() {
+        let received = |body: &str| {
+            let message = Message::builder().message_id("m").receipt_handle("h").body(body).build();
+            Received::new(&message, QUEUE_ARN).expect("id and handle")
+        };
+
+        assert_eq!(received(r#"{"kind": "job"}"#).filtered_as()["body"], json!({"kind": "job"}));
+        assert_eq!(received("plain").filtered_as()["body"], json!("plain"));
+        assert_eq!(
+            received(r#"{"kind": "job"}"#).record["body"],
+            json!(r#"{"kind": "job"}"#),
+            "the event keeps the text"
+        );
     }
 }

@@ -21,7 +21,8 @@ pub fn sequence_number(record: &Record) -> Option<&str> {
     record.dynamodb.as_ref()?.sequence_number.as_deref()
 }
 
-fn stream_record(record: &Record, stream_arn: &str) -> Value {
+/// One record as the function receives it, and as `FilterCriteria` sees it.
+pub fn stream_record(record: &Record, stream_arn: &str) -> Value {
     let mut dynamodb = Map::new();
     if let Some(change) = &record.dynamodb {
         if let Some(created) = change.approximate_creation_date_time {

@@ -1,7 +1,8 @@
 //! Lambda's DynamoDB Streams event source mapping, emulated: one reader per
 //! shard (a child shard once its parent is read to the end), records in order
-//! per shard, and a failed batch retried in place, so no later record of the
-//! shard overtakes it, until it succeeds or MaximumRetryAttempts runs out.
+//! per shard, records the source's filter does not match skipped, and a
+//! failed batch retried in place, so no later record of the shard overtakes
+//! it, until it succeeds or MaximumRetryAttempts runs out.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use tokio::task::JoinSet;
 
 use super::backoff::Backoff;
 use super::batch_response::BatchOutcome;
-use super::stream_event::{sequence_number, stream_event};
+use super::stream_event::{sequence_number, stream_event, stream_record};
 use crate::lambda::{Lambda, log_invocation};
 use crate::plan::{FunctionPlan, StartingPosition, StreamSource};
 
@@ -144,8 +145,12 @@ impl StreamPoller {
             if let Some(last) = records.last().and_then(sequence_number) {
                 checkpoint = Some(last.to_owned());
             }
-            if !idle {
-                self.deliver(records).await;
+            let wanted: Vec<Record> = records
+                .into_iter()
+                .filter(|record| self.source.filter.matches(&stream_record(record, &self.source.stream_arn)))
+                .collect();
+            if !wanted.is_empty() {
+                self.deliver(wanted).await;
             }
             // No next iterator: the shard is closed and read to its end.
             let Some(next) = output.next_shard_iterator else { return shard };
