@@ -74,3 +74,50 @@ async fn a_deck_is_built_edited_concurrently_and_read_back_through_the_gateway()
     );
     assert_eq!(outsider, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_deleted_project_is_purged_by_the_stream_after_the_request_answered() {
+    let alice = Client::as_user("alice");
+    let (_, project) = alice.send(reqwest::Method::POST, "/projects", Some(json!({"title": "Doomed"}))).await;
+    let project = project["id"].as_str().unwrap().to_owned();
+    let (_, slide) =
+        alice.send(reqwest::Method::POST, &format!("/projects/{project}/slides"), Some(json!({"title": "S"}))).await;
+    let blocks = format!("/projects/{project}/slides/{}/blocks", slide["id"].as_str().unwrap());
+    for n in 0..20 {
+        let (created, _) =
+            alice.send(reqwest::Method::POST, &blocks, Some(json!({"type": "text", "content": n}))).await;
+        assert_eq!(created, StatusCode::CREATED);
+    }
+
+    let (deleted, _) = alice.send(reqwest::Method::DELETE, &format!("/projects/{project}"), None).await;
+    let (read, _) = alice.send(reqwest::Method::GET, &format!("/projects/{project}"), None).await;
+
+    assert_eq!((deleted, read), (StatusCode::NO_CONTENT, StatusCode::NOT_FOUND));
+    // The purge runs from the table's stream, polled every half second:
+    // wait for the partition to empty, with a deadline far beyond that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let left = items_of(&project).await;
+        if left == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{left} items of {project} are still there");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+/// How many items the project's partition of the Content table holds.
+async fn items_of(project: &str) -> i32 {
+    let devstack = product_devstack();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&devstack.sdk);
+    let page = dynamodb
+        .query()
+        .table_name(devstack.resource("ContentTable"))
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("PROJECT#{project}")))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .send()
+        .await
+        .unwrap();
+    page.count
+}

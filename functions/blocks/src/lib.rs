@@ -1,14 +1,13 @@
 //! The blocks function: projects, slides and blocks, written with
-//! field-level optimistic concurrency so that no concurrent edit is lost.
-//!
-//! Work in progress (issue 4): projects, members, slides and blocks with
-//! versioned patches are served; listing, the project tree, its cache,
-//! slide positions and change events follow.
+//! field-level optimistic concurrency so that no concurrent edit is lost,
+//! served through a write-through project cache; and the purge of deleted
+//! projects, run from the Content table's stream (binary `project-purge`).
 
 pub mod cache;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod purge;
 pub mod store;
 
 pub use config::Config;

@@ -2,89 +2,17 @@
 //! Gateway sends them: roles, versioned patches over HTTP, and bad input
 //! that gets a clear problem+json and writes nothing.
 
-use axum::Router;
+mod support;
+
 use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tessera_blocks::cache::TreeCache;
-use tessera_blocks::events::EventQueue;
-use tessera_blocks::store::ContentStore;
-use tessera_blocks::{AppState, Config, router};
-use tessera_platform::aws::Aws;
-use tessera_platform::config::Vars;
-use tessera_platform::redis::Redis;
-use tessera_testkit::{GatewayRequest, LocalServices, provision_stack};
-use tower::ServiceExt;
-
-struct App {
-    router: Router,
-    events_queue: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    etag: Option<String>,
-    body: Value,
-}
-
-impl App {
-    async fn spawn() -> Self {
-        let stack = provision_stack().await;
-        let config = Config::from_vars(&Vars::from_map(stack.function_environment("BlocksFunction").unwrap())).unwrap();
-        let aws = Aws::with_config(LocalServices::shared().sdk_config());
-        let store = ContentStore::new(aws.clone(), &config.content_table);
-        let events = EventQueue::new(aws, &config.events_queue_url);
-        let cache = TreeCache::new(Redis::new(&config.redis).unwrap(), config.tree_cache_ttl);
-        Self {
-            router: router(AppState::new(store, cache, events), &config),
-            events_queue: config.events_queue_url.clone(),
-        }
-    }
-
-    async fn send(&self, request: GatewayRequest) -> Answer {
-        let response = self.router.clone().oneshot(request.into_request()).await.unwrap();
-        let status = response.status();
-        let etag = response.headers().get("etag").map(|e| e.to_str().unwrap().to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        Answer { status, etag, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
-    }
-
-    async fn as_user(&self, user: &str, method: &'static str, path: &str, body: Option<Value>) -> Answer {
-        let mut request = GatewayRequest::new(method, path).as_user(user, "pro", &[]);
-        if let Some(body) = body {
-            request = request.json_body(&body);
-        }
-        self.send(request).await
-    }
-
-    /// A project owned by `owner`, with one slide and one text block.
-    async fn project_with_block(&self, owner: &str) -> (String, String) {
-        let project = self.as_user(owner, "POST", "/projects", Some(json!({"title": "Deck"}))).await;
-        assert_eq!(project.status, StatusCode::CREATED, "{}", project.body);
-        let project = project.body["id"].as_str().unwrap().to_owned();
-        let slide =
-            self.as_user(owner, "POST", &format!("/projects/{project}/slides"), Some(json!({"title": "One"}))).await;
-        let slide = slide.body["id"].as_str().unwrap().to_owned();
-        let block = self
-            .as_user(
-                owner,
-                "POST",
-                &format!("/projects/{project}/slides/{slide}/blocks"),
-                Some(json!({"type": "text", "content": "hello", "props": {"color": "black"}})),
-            )
-            .await;
-        assert_eq!(block.status, StatusCode::CREATED, "{}", block.body);
-        (project, block.body["id"].as_str().unwrap().to_owned())
-    }
-
-    async fn add_member(&self, owner: &str, project: &str, user: &str, role: &str) -> Answer {
-        self.as_user(owner, "PUT", &format!("/projects/{project}/members/{user}"), Some(json!({"role": role}))).await
-    }
-}
+use support::App;
+use tessera_testkit::{GatewayRequest, LocalServices};
 
 #[tokio::test]
 async fn a_block_is_created_read_and_patched_with_versions_and_etags() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     let path = format!("/projects/{project}/blocks/{block}");
 
     let read = app.as_user("alice", "GET", &path, None).await;
@@ -103,7 +31,7 @@ async fn a_block_is_created_read_and_patched_with_versions_and_etags() {
 #[tokio::test]
 async fn a_stale_patch_of_the_same_field_is_409_with_the_current_block_and_fields() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     let path = format!("/projects/{project}/blocks/{block}");
     app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"content": "mine"}}))).await;
 
@@ -111,7 +39,8 @@ async fn a_stale_patch_of_the_same_field_is_409_with_the_current_block_and_field
         app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"content": "theirs"}}))).await;
 
     let sqs = aws_sdk_sqs::Client::new(&LocalServices::shared().sdk_config());
-    let received = sqs.receive_message().queue_url(&app.events_queue).wait_time_seconds(5).send().await.unwrap();
+    let received =
+        sqs.receive_message().queue_url(&app.config.events_queue_url).wait_time_seconds(5).send().await.unwrap();
     let event: Value = serde_json::from_str(received.messages()[0].body().unwrap()).unwrap();
 
     assert_eq!(conflict.status, StatusCode::CONFLICT);
@@ -127,7 +56,7 @@ async fn a_stale_patch_of_the_same_field_is_409_with_the_current_block_and_field
 #[tokio::test]
 async fn if_match_is_412_when_stale_and_no_precondition_is_428() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     let path = format!("/projects/{project}/blocks/{block}");
     app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 1, "set": {"props.size": 2}}))).await;
     let with_if_match = |etag: &str| {
@@ -150,7 +79,7 @@ async fn if_match_is_412_when_stale_and_no_precondition_is_428() {
 #[tokio::test]
 async fn a_base_version_ahead_of_the_block_is_422_and_changes_nothing() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     let path = format!("/projects/{project}/blocks/{block}");
 
     let ahead = app.as_user("alice", "PATCH", &path, Some(json!({"baseVersion": 7, "set": {"content": "x"}}))).await;
@@ -166,7 +95,7 @@ async fn a_base_version_ahead_of_the_block_is_422_and_changes_nothing() {
 #[tokio::test]
 async fn a_non_member_gets_404_for_anything_in_the_project() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     let path = format!("/projects/{project}/blocks/{block}");
 
     let read = app.as_user("mallory", "GET", &path, None).await;
@@ -184,7 +113,7 @@ async fn a_non_member_gets_404_for_anything_in_the_project() {
 #[tokio::test]
 async fn a_viewer_reads_but_every_write_is_403_and_only_owners_manage_members() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     app.add_member("alice", &project, "victor", "viewer").await;
     app.add_member("alice", &project, "eddie", "editor").await;
     let path = format!("/projects/{project}/blocks/{block}");
@@ -208,7 +137,7 @@ async fn a_viewer_reads_but_every_write_is_403_and_only_owners_manage_members() 
 #[tokio::test]
 async fn bad_input_gets_a_clear_problem_and_writes_nothing() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     let path = format!("/projects/{project}/blocks/{block}");
     let slides = format!("/projects/{project}/slides");
     let raw = |method: &'static str, path: &str, body: &str| {
@@ -326,7 +255,7 @@ async fn the_tree_lists_slides_in_order_and_a_move_rewrites_only_the_moved_slide
 #[tokio::test]
 async fn a_non_member_cannot_see_the_tree() {
     let app = App::spawn().await;
-    let (project, _) = app.project_with_block("alice").await;
+    let (project, ..) = app.project_with_block("alice").await;
 
     let tree = app.as_user("mallory", "GET", &format!("/projects/{project}"), None).await;
 
@@ -356,9 +285,9 @@ async fn the_callers_projects_come_a_page_at_a_time_and_a_foreign_cursor_is_refu
 }
 
 #[tokio::test]
-async fn a_project_is_renamed_under_its_version_and_its_deletion_takes_everything() {
+async fn a_project_is_renamed_under_its_version_and_only_owners_delete_it() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     app.add_member("alice", &project, "eddie", "editor").await;
     let path = format!("/projects/{project}");
 
@@ -379,7 +308,7 @@ async fn a_project_is_renamed_under_its_version_and_its_deletion_takes_everythin
 #[tokio::test]
 async fn owners_list_and_remove_members_but_never_the_last_owner() {
     let app = App::spawn().await;
-    let (project, block) = app.project_with_block("alice").await;
+    let (project, _, block) = app.project_with_block("alice").await;
     app.add_member("alice", &project, "victor", "viewer").await;
     let members = format!("/projects/{project}/members");
 
@@ -448,7 +377,7 @@ async fn a_slides_blocks_come_in_pages_batch_get_reports_missing_ids_and_deletin
 #[tokio::test]
 async fn every_route_refuses_malformed_input_with_problem_json_and_writes_nothing() {
     let app = App::spawn().await;
-    let (p, b) = app.project_with_block("alice").await;
+    let (p, _, b) = app.project_with_block("alice").await;
     let tree = app.as_user("alice", "GET", &format!("/projects/{p}"), None).await.body;
     let s = tree["slides"][0]["id"].as_str().unwrap().to_owned();
     let members_before = app.as_user("alice", "GET", &format!("/projects/{p}/members"), None).await.body;

@@ -60,7 +60,7 @@ pub async fn create(
         props: body.props,
     };
     let block = state.store.create_block(new, &caller.user_id).await?;
-    state.changed(&block.project_id).await;
+    state.cache.put_block(&block).await;
     Ok(with_etag(StatusCode::CREATED, block))
 }
 
@@ -95,7 +95,7 @@ pub async fn patch(
     let write_id = write_id(&headers)?;
     match state.store.patch_block(&project, &block, &patch, &caller.user_id, &write_id).await {
         Ok(block) => {
-            state.changed(&project).await;
+            state.cache.put_block(&block).await;
             Ok(with_etag(StatusCode::OK, block))
         }
         Err(PatchRejected::NotFound) => Err(ApiError::NotFound),
@@ -143,10 +143,8 @@ pub async fn delete(
     let project = parse_id(&project, ProjectId::parse)?;
     let block = parse_id(&block, BlockId::parse)?;
     authorize(&state, &project, &caller, Access::Write).await?;
-    if !state.store.delete_block(&project, &block).await? {
-        return Err(ApiError::NotFound);
-    }
-    state.changed(&project).await;
+    let deleted = state.store.delete_block(&project, &block).await?.ok_or(ApiError::NotFound)?;
+    state.cache.remove_block(&deleted).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

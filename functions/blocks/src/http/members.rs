@@ -26,6 +26,7 @@ pub async fn put_member(
     let user = UserId::parse(&user).map_err(|_| ApiError::NotFound)?;
     authorize(&state, &project, &caller, Access::Manage).await?;
     let member = state.store.put_member(&project, &user, body.role).await?;
+    state.cache.reset(&project).await;
     Ok(axum::Json(member))
 }
 
@@ -48,7 +49,10 @@ pub async fn remove(
     let user = UserId::parse(&user).map_err(|_| ApiError::NotFound)?;
     authorize(&state, &project, &caller, Access::Manage).await?;
     match state.store.remove_member(&project, &user).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(true) => {
+            state.cache.reset(&project).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
         Ok(false) => Err(ApiError::NotFound),
         Err(rejection) => Err(rejected(rejection, "a project keeps at least one owner")),
     }

@@ -14,11 +14,13 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use serde::Serialize;
 use tessera_core::content::{InvalidId, ProjectId, ProjectRole};
+use tessera_platform::aws::Aws;
 use tessera_platform::http::{ApiError, Caller, Problem, with_platform_layers};
+use tessera_platform::redis::Redis;
 
 use std::sync::Arc;
 
-use crate::cache::TreeCache;
+use crate::cache::ProjectCache;
 use crate::config::Config;
 use crate::events::EventQueue;
 use crate::store::{ContentStore, ItemRejected, ListError};
@@ -26,18 +28,18 @@ use crate::store::{ContentStore, ItemRejected, ListError};
 #[derive(Clone)]
 pub struct AppState {
     pub store: ContentStore,
-    pub cache: Arc<TreeCache>,
+    pub cache: Arc<ProjectCache>,
     pub events: EventQueue,
 }
 
 impl AppState {
-    pub fn new(store: ContentStore, cache: TreeCache, events: EventQueue) -> Self {
-        Self { store, cache: Arc::new(cache), events }
-    }
-
-    /// After a write to the project's tree has committed.
-    async fn changed(&self, project: &ProjectId) {
-        self.cache.invalidate(project).await;
+    /// The store, cache and event queue `config` names; connects to nothing yet.
+    pub fn new(aws: Aws, config: &Config) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            store: ContentStore::new(aws.clone(), &config.content_table),
+            cache: Arc::new(ProjectCache::new(Redis::new(&config.redis)?, config.cache)),
+            events: EventQueue::new(aws, &config.events_queue_url),
+        })
     }
 }
 
@@ -64,14 +66,21 @@ enum Access {
     Manage,
 }
 
-/// The caller's role, if it allows `access`.
+/// The caller's role, if it allows `access`: from the cached project when
+/// it is held, else from DynamoDB.
 async fn authorize(
     state: &AppState,
     project: &ProjectId,
     caller: &Caller,
     access: Access,
 ) -> Result<ProjectRole, ApiError> {
-    let Some(role) = state.store.role_of(project, &caller.user_id).await? else {
+    let role = state.cache.role(project, &caller.user_id, || state.store.role_of(project, &caller.user_id)).await?;
+    allows(role, access)
+}
+
+/// A non-member learns nothing (404); a member without the rights gets 403.
+fn allows(role: Option<ProjectRole>, access: Access) -> Result<ProjectRole, ApiError> {
+    let Some(role) = role else {
         return Err(ApiError::NotFound);
     };
     let allowed = match access {

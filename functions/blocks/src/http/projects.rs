@@ -1,14 +1,14 @@
 //! Projects: create, list, the whole tree, rename, delete.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use tessera_core::content::ProjectId;
 use tessera_platform::http::{ApiError, Caller, Json};
 
 use super::inputs::{ListQuery, Titled, if_match, page_size};
-use super::{Access, AppState, authorize, list_error, parse_id, rejected};
+use super::{Access, AppState, allows, authorize, list_error, parse_id, rejected};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -27,9 +27,10 @@ pub async fn tree(
     Path(project): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let project = parse_id(&project, ProjectId::parse)?;
-    authorize(&state, &project, &caller, Access::Read).await?;
-    let tree = state.cache.tree(&project, || state.store.project_tree(&project)).await?.ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(tree))
+    let tree = state.cache.tree(&project, &caller.user_id, || state.store.project_image(&project)).await?;
+    let tree = tree.ok_or(ApiError::NotFound)?;
+    allows(tree.role, Access::Read)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], tree.json))
 }
 
 /// `GET /projects`: the caller's projects, a page at a time.
@@ -61,11 +62,13 @@ pub async fn update(
     let title = Titled { title: body.title }.validated()?;
     let updated = state.store.update_project(&project, title, body.version, &caller.user_id).await;
     let updated = updated.map_err(|r| rejected(r, "no such item"))?;
-    state.changed(&project).await;
+    state.cache.put_project(&updated).await;
     Ok(axum::Json(updated))
 }
 
-/// `DELETE /projects/{projectId}`: owners only; with `If-Match`, only at that version.
+/// `DELETE /projects/{projectId}`: owners only; with `If-Match`, only at that
+/// version. The meta goes at once, so the project is gone for everyone; the
+/// rest of its partition is purged from the table's stream (`purge`).
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,6 +79,6 @@ pub async fn delete(
     authorize(&state, &project, &caller, Access::Manage).await?;
     let version = if_match(&headers)?;
     state.store.delete_project(&project, version).await.map_err(|r| rejected(r, "no such item"))?;
-    state.changed(&project).await;
+    state.cache.reset(&project).await;
     Ok(StatusCode::NO_CONTENT)
 }

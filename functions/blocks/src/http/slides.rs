@@ -21,7 +21,7 @@ pub async fn create_slide(
     authorize(&state, &project, &caller, Access::Write).await?;
     let id = SlideId::parse(&ulid::Ulid::new().to_string()).map_err(anyhow::Error::from)?;
     let slide = state.store.create_slide(&project, id, body.validated()?, &caller.user_id).await?;
-    state.changed(&project).await;
+    state.cache.put_slide(&slide).await;
     Ok((StatusCode::CREATED, axum::Json(slide)))
 }
 
@@ -65,7 +65,7 @@ pub async fn update_slide(
     let changes = SlideChanges { title, move_after };
     let slide = state.store.update_slide(&project, &slide, changes, body.version, &caller.user_id).await;
     let slide = slide.map_err(|r| rejected(r, "`after` names no other slide of this project"))?;
-    state.changed(&project).await;
+    state.cache.put_slide(&slide).await;
     Ok(axum::Json(slide))
 }
 
@@ -81,6 +81,6 @@ pub async fn delete_slide(
     if !state.store.delete_slide(&project, &slide).await? {
         return Err(ApiError::NotFound);
     }
-    state.changed(&project).await;
+    state.cache.remove_slide(&project, &slide).await;
     Ok(StatusCode::NO_CONTENT)
 }

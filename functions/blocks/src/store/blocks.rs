@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_json::Value;
 use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, BlockPatch, Field, Precondition, ProjectId, PropKey, SlideId};
@@ -83,8 +83,8 @@ impl ContentStore {
         item.map(|item| serde_dynamo::from_item(item).context("reading a stored block")).transpose()
     }
 
-    /// Deletes a block; `false` when there was none.
-    pub async fn delete_block(&self, project: &ProjectId, block: &BlockId) -> anyhow::Result<bool> {
+    /// Deletes a block and returns it as it was; `None` when there was none.
+    pub async fn delete_block(&self, project: &ProjectId, block: &BlockId) -> anyhow::Result<Option<Block>> {
         let result = self
             .client()
             .await
@@ -93,11 +93,15 @@ impl ContentStore {
             .key("pk", AttributeValue::S(project_partition(project)))
             .key("sk", AttributeValue::S(block_sort_key(block)))
             .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => Ok(false),
+            Ok(output) => {
+                let old = output.attributes.ok_or_else(|| anyhow!("deleting block {block}: no old image returned"))?;
+                Ok(Some(serde_dynamo::from_item(old).context("reading a deleted block")?))
+            }
+            Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => Ok(None),
             Err(err) => Err(anyhow!("deleting block {block}: {}", DisplayErrorContext(err))),
         }
     }

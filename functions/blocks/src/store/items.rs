@@ -172,6 +172,11 @@ pub(super) fn key(pk: String, sk: String) -> Item {
     Item::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk))])
 }
 
+/// What an item is: `project`, `member`, `slide` or `block`.
+pub(super) fn entity(item: &Item) -> Option<&str> {
+    item.get("entity").and_then(|value| value.as_s().ok()).map(String::as_str)
+}
+
 fn describe(item: &Item) -> String {
     let key = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
     format!("{} {}", key("pk"), key("sk"))

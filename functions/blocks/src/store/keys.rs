@@ -35,3 +35,9 @@ pub fn slide_block_index_key(slide: &SlideId, block: &BlockId) -> String {
 pub fn slide_blocks_prefix(slide: &SlideId) -> String {
     format!("SLIDE#{slide}#BLOCK#")
 }
+
+/// The project whose meta has this key; `None` for any other item's key.
+pub fn project_of_meta(pk: &str, sk: &str) -> Option<ProjectId> {
+    let id = pk.strip_prefix("PROJECT#").filter(|_| sk == META)?;
+    ProjectId::parse(id).ok()
+}

@@ -104,7 +104,7 @@ impl ContentStore {
         parse_all(self.query_partition(project, Some("MEMBER#")).await?)
     }
 
-    async fn batch_get(&self, keys: Vec<Item>) -> anyhow::Result<Vec<Item>> {
+    pub(super) async fn batch_get(&self, keys: Vec<Item>) -> anyhow::Result<Vec<Item>> {
         anyhow::ensure!(keys.len() <= BATCH_GET_LIMIT, "at most {BATCH_GET_LIMIT} keys");
         let mut found = Vec::new();
         let mut pending = keys;

@@ -13,10 +13,11 @@ mod tree;
 
 pub use blocks::{NewBlock, PatchRejected};
 pub use cursor::{BadCursor, Page};
+pub use keys::project_of_meta;
 pub use lists::{BATCH_GET_LIMIT, ListError};
 pub use projects::{Member, Project};
 pub use slides::{Slide, SlideChanges};
-pub use tree::ProjectTree;
+pub use tree::{ProjectImage, ProjectTree, SlideTree};
 
 use tessera_platform::aws::Aws;
 

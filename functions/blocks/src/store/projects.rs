@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::UserId;
 use tessera_core::content::{ProjectId, ProjectRole};
 
+use super::items::{entity, key};
 use super::keys::{META, member_sort_key, project_partition, user_projects_partition};
 use super::{ContentStore, ItemRejected, now};
 
@@ -89,10 +90,22 @@ impl ContentStore {
         self.update_versioned(project_partition(project), META.into(), update, HashMap::new(), values, version).await
     }
 
-    /// The caller's role in the project; `None` when not a member (or no project).
+    /// The caller's role in the project; `None` when not a member, or when
+    /// the project is gone (its meta deleted, the rest of its partition
+    /// awaiting the purge). Both items in one strongly consistent BatchGetItem.
     pub async fn role_of(&self, project: &ProjectId, user: &UserId) -> anyhow::Result<Option<ProjectRole>> {
-        let item = self.get(project_partition(project), member_sort_key(user)).await?;
-        Ok(item.map(serde_dynamo::from_item::<_, Member>).transpose().context("reading a membership")?.map(|m| m.role))
+        let partition = project_partition(project);
+        let items =
+            self.batch_get(vec![key(partition.clone(), META.into()), key(partition, member_sort_key(user))]).await?;
+        if !items.iter().any(|item| entity(item) == Some("project")) {
+            return Ok(None);
+        }
+        let member = items.into_iter().find(|item| entity(item) == Some("member"));
+        Ok(member
+            .map(serde_dynamo::from_item::<_, Member>)
+            .transpose()
+            .context("reading a membership")?
+            .map(|m| m.role))
     }
 
     /// Adds a member or changes their role.

@@ -1,6 +1,6 @@
-//! Deletes that take dependent items with them: a project takes its members,
-//! slides and blocks; a slide takes its blocks. A member goes alone, but
-//! never the last owner.
+//! Deletes that take dependent items with them: a project's purge takes its
+//! members, slides and blocks; a slide takes its blocks. A member goes alone,
+//! but never the last owner.
 
 use std::time::Duration;
 
@@ -16,16 +16,49 @@ use super::{ContentStore, ItemRejected, Project};
 
 /// BatchWriteItem's most requests per call.
 const BATCH_WRITE_LIMIT: usize = 25;
+/// BatchWriteItems sent at once by a purge: its speed, against the table's share.
+const BATCHES_IN_FLIGHT: usize = 4;
 
 impl ContentStore {
-    /// Deletes the meta first (in one conditional write, so the project is
-    /// gone for everyone at once, at `version` if one is given), then every
-    /// other item of its partition.
+    /// Deletes the meta in one conditional write (at `version` if one is
+    /// given): the project is gone for everyone at once. The rest of its
+    /// partition is left to [`ContentStore::purge_project`].
     pub async fn delete_project(&self, project: &ProjectId, version: Option<u64>) -> Result<(), ItemRejected<Project>> {
-        self.delete_versioned::<Project>(project_partition(project), META.into(), version).await?;
-        let rest = self.query_partition(project, None).await?;
-        self.delete_items(rest).await?;
-        Ok(())
+        self.delete_versioned::<Project>(project_partition(project), META.into(), version).await
+    }
+
+    /// Deletes what is left of a deleted project (members, slides, blocks),
+    /// a page of keys at a time, however many there are. Idempotent: a rerun
+    /// deletes what an interrupted run left. A project that exists is not
+    /// touched. Returns how many items it deleted.
+    pub async fn purge_project(&self, project: &ProjectId) -> anyhow::Result<usize> {
+        if self.get(project_partition(project), META.into()).await?.is_some() {
+            tracing::warn!(%project, "not purging a project that exists");
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client()
+                .await
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(project_partition(project)))
+                .projection_expression("pk, sk")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| anyhow!("listing what is left of {project}: {}", DisplayErrorContext(err)))?;
+            let keys = page.items.unwrap_or_default();
+            deleted += keys.len();
+            self.delete_items(keys).await?;
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(deleted),
+            }
+        }
     }
 
     /// Deletes a slide and its blocks.
@@ -98,36 +131,42 @@ impl ContentStore {
         }
     }
 
-    /// Deletes items by key, 25 per BatchWriteItem, retrying what is left unprocessed.
+    /// Deletes items by key, 25 per BatchWriteItem and a few batches at a
+    /// time, retrying what each leaves unprocessed.
     async fn delete_items(&self, items: Vec<Item>) -> anyhow::Result<()> {
-        for chunk in items.chunks(BATCH_WRITE_LIMIT) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    let keys = item
-                        .iter()
-                        .filter(|(name, _)| *name == "pk" || *name == "sk")
-                        .map(|(n, v)| (n.clone(), v.clone()));
-                    Ok(WriteRequest::builder()
-                        .delete_request(DeleteRequest::builder().set_key(Some(keys.collect())).build()?)
-                        .build())
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let mut pause = Duration::from_millis(20);
-            while !pending.is_empty() {
-                let output = self
-                    .client()
-                    .await
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(|err| anyhow!("batch delete: {}", DisplayErrorContext(err)))?;
-                pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
-                if !pending.is_empty() {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
+        for batches in items.chunks(BATCH_WRITE_LIMIT * BATCHES_IN_FLIGHT) {
+            futures_util::future::try_join_all(batches.chunks(BATCH_WRITE_LIMIT).map(|batch| self.delete_batch(batch)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_batch(&self, batch: &[Item]) -> anyhow::Result<()> {
+        let mut pending: Vec<WriteRequest> = batch
+            .iter()
+            .map(|item| {
+                let keys =
+                    item.iter().filter(|(name, _)| *name == "pk" || *name == "sk").map(|(n, v)| (n.clone(), v.clone()));
+                Ok(WriteRequest::builder()
+                    .delete_request(DeleteRequest::builder().set_key(Some(keys.collect())).build()?)
+                    .build())
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let mut pause = Duration::from_millis(20);
+        while !pending.is_empty() {
+            let output = self
+                .client()
+                .await
+                .batch_write_item()
+                .request_items(&self.table, pending)
+                .send()
+                .await
+                .map_err(|err| anyhow!("batch delete: {}", DisplayErrorContext(err)))?;
+            pending = output.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+            if !pending.is_empty() {
+                // DynamoDB asks for a pause before unprocessed items are retried.
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
             }
         }
         Ok(())

@@ -1,13 +1,24 @@
-//! The whole project in one read: meta, slides in order, their blocks.
+//! The whole project in one read: its meta, members, slides and blocks (the
+//! image the cache keeps), and the tree served from it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use tessera_core::content::{Block, ProjectId, SlideId};
+use tessera_core::UserId;
+use tessera_core::content::{Block, ProjectId, ProjectRole, SlideId};
 
-use super::items::Item;
-use super::{ContentStore, Project, Slide};
+use super::items::entity;
+use super::{ContentStore, Member, Project, Slide};
+
+/// Everything of a project that reads need, in no particular order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectImage {
+    pub project: Project,
+    pub members: Vec<Member>,
+    pub slides: Vec<Slide>,
+    pub blocks: Vec<Block>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -25,27 +36,21 @@ pub struct SlideTree {
     pub blocks: Vec<Block>,
 }
 
-impl ContentStore {
-    /// One paginated, strongly consistent query of the project's partition.
-    pub async fn project_tree(&self, project: &ProjectId) -> anyhow::Result<Option<ProjectTree>> {
-        let mut meta = None;
-        let mut slides = Vec::new();
-        let mut blocks: BTreeMap<SlideId, Vec<Block>> = BTreeMap::new();
-        for item in self.query_partition(project, None).await? {
-            match entity(&item) {
-                Some("project") => {
-                    meta = Some(serde_dynamo::from_item::<_, Project>(item).context("reading a project")?)
-                }
-                Some("slide") => slides.push(serde_dynamo::from_item::<_, Slide>(item).context("reading a slide")?),
-                Some("block") => {
-                    let block: Block = serde_dynamo::from_item(item).context("reading a block")?;
-                    blocks.entry(block.slide_id.clone()).or_default().push(block);
-                }
-                _ => {}
-            }
+impl ProjectImage {
+    pub fn role_of(&self, user: &UserId) -> Option<ProjectRole> {
+        self.members.iter().find(|member| &member.user_id == user).map(|member| member.role)
+    }
+
+    /// Slides in display order, each with its blocks in creation order. A
+    /// block whose slide is gone (being deleted with it) is left out. The
+    /// cache's `tree` script builds the same tree inside Redis.
+    pub fn into_tree(self) -> ProjectTree {
+        let mut blocks: HashMap<SlideId, Vec<Block>> = HashMap::new();
+        for block in self.blocks {
+            blocks.entry(block.slide_id.clone()).or_default().push(block);
         }
-        let Some(project) = meta else { return Ok(None) };
-        slides.sort_by(|a, b| a.position.cmp(&b.position));
+        let mut slides = self.slides;
+        slides.sort_by(|a, b| a.position.cmp(&b.position).then_with(|| a.id.cmp(&b.id)));
         let slides = slides
             .into_iter()
             .map(|slide| {
@@ -54,10 +59,29 @@ impl ContentStore {
                 SlideTree { slide, blocks: own }
             })
             .collect();
-        Ok(Some(ProjectTree { project, slides }))
+        ProjectTree { project: self.project, slides }
     }
 }
 
-fn entity(item: &Item) -> Option<&str> {
-    item.get("entity").and_then(|value| value.as_s().ok()).map(String::as_str)
+impl ContentStore {
+    /// One paginated, strongly consistent query of the project's partition;
+    /// `None` when the project does not exist (or is deleted, its purge pending).
+    pub async fn project_image(&self, project: &ProjectId) -> anyhow::Result<Option<ProjectImage>> {
+        let mut meta = None;
+        let (mut members, mut slides, mut blocks) = (Vec::new(), Vec::new(), Vec::new());
+        for item in self.query_partition(project, None).await? {
+            match entity(&item) {
+                Some("project") => meta = Some(serde_dynamo::from_item(item).context("reading a project")?),
+                Some("member") => members.push(serde_dynamo::from_item(item).context("reading a member")?),
+                Some("slide") => slides.push(serde_dynamo::from_item(item).context("reading a slide")?),
+                Some("block") => blocks.push(serde_dynamo::from_item(item).context("reading a block")?),
+                _ => {}
+            }
+        }
+        Ok(meta.map(|project| ProjectImage { project, members, slides, blocks }))
+    }
+
+    pub async fn project_tree(&self, project: &ProjectId) -> anyhow::Result<Option<ProjectTree>> {
+        Ok(self.project_image(project).await?.map(ProjectImage::into_tree))
+    }
 }
