@@ -50,4 +50,4 @@ bench: install
 	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead --bin blocks-bench $(addprefix --bin ,$(FUNCTIONS))
 	./target/release/cold-start
 	./target/release/gateway-overhead
-	./target/release/blocks-bench
+	MOTO_IDLE=1 ./target/release/blocks-bench
