@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tessera_platform::config::{ConfigError, Vars};
 use tessera_platform::http::HttpConfig;
+use tessera_platform::ratelimit::RateLimitConfig;
 use tessera_platform::redis::RedisConfig;
 
 use crate::cache::CacheSettings;
@@ -16,6 +17,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub redis: RedisConfig,
     pub cache: CacheSettings,
+    pub rate_limits: RateLimitConfig,
 }
 
 impl Config {
@@ -44,6 +46,7 @@ impl Config {
                 ttl: Duration::from_secs(vars.or("PROJECT_CACHE_TTL_SECONDS", 300)?),
                 max_staleness: Self::max_staleness(vars)?,
             },
+            rate_limits: RateLimitConfig::from_vars(vars)?,
         })
     }
 }

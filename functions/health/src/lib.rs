@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use tessera_platform::aws::Aws;
 use tessera_platform::http::{HttpConfig, with_platform_layers};
+use tessera_platform::ratelimit::RateLimiter;
 use tessera_platform::redis::Redis;
 
 pub use config::Config;
@@ -30,15 +31,17 @@ struct Inner {
     invocations: AtomicU64,
     memory_limit_mb: Option<u32>,
     http: HttpConfig,
+    limiter: RateLimiter,
 }
 
 impl HealthState {
     /// Builds the clients; connects to nothing.
     pub fn new(config: &Config, aws: &Aws) -> anyhow::Result<Self> {
+        let redis = Redis::new(&config.redis)?;
         let dependencies = vec![
             Dependency::DynamoDb { aws: aws.clone(), table: config.content_table.clone() },
             Dependency::Sqs { aws: aws.clone(), queue_url: config.events_queue_url.clone() },
-            Dependency::Redis(Redis::new(&config.redis)?),
+            Dependency::Redis(redis.clone()),
         ];
         let inner = Inner {
             dependencies,
@@ -47,6 +50,7 @@ impl HealthState {
             invocations: AtomicU64::new(0),
             memory_limit_mb: config.memory_limit_mb,
             http: config.http.clone(),
+            limiter: RateLimiter::new(&config.rate_limits, redis, config.redis.cluster),
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -55,5 +59,6 @@ impl HealthState {
 /// The function's routes wrapped in the platform layers.
 pub fn router(state: HealthState) -> Router {
     let http = state.inner.http.clone();
-    with_platform_layers(routes::routes(state), &http)
+    let limiter = state.inner.limiter.clone();
+    with_platform_layers(routes::routes(state), &http, &limiter)
 }

@@ -130,3 +130,17 @@ async fn detailed_reports_version_cold_start_uptime_and_memory_to_an_admin() {
     assert!(first["memory"]["rssBytes"].as_u64().unwrap() > 0);
     assert_eq!(first["memory"]["limitMb"], 256);
 }
+
+#[tokio::test]
+async fn liveness_is_never_rate_limited_but_readiness_is() {
+    let stack = provision_stack().await;
+    let app = app(&stack, &[], shared_aws());
+    for _ in 0..70 {
+        let response = app.clone().oneshot(GatewayRequest::get("/health").into_request()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(!response.headers().contains_key("ratelimit"), "liveness is exempt");
+    }
+    let ready = app.clone().oneshot(GatewayRequest::get("/health/ready").into_request()).await.unwrap();
+    let policy = ready.headers()["ratelimit-policy"].to_str().unwrap();
+    assert!(policy.contains("\"api-per-user\";q=60;w=60"), "{policy}");
+}

@@ -6,5 +6,6 @@
 pub mod content;
 pub mod events;
 pub mod identity;
+pub mod ratelimit;
 
 pub use identity::{Identity, IdentityError, Role, Tier, UserId};

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod config;
 pub mod http;
+pub mod ratelimit;
 pub mod redis;
 pub mod telemetry;
 

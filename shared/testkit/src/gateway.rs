@@ -44,6 +44,12 @@ impl GatewayRequest {
         self
     }
 
+    /// The client's address API Gateway reports (`sourceIp`).
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
+        self
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.insert(name.to_ascii_lowercase(), value.into());
         self

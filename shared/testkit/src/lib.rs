@@ -9,6 +9,7 @@
 pub mod account;
 pub mod gateway;
 pub mod provision;
+pub mod rate_limits;
 pub mod services;
 pub mod template;
 pub mod workspace;

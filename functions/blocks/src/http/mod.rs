@@ -16,6 +16,7 @@ use serde::Serialize;
 use tessera_core::content::{InvalidId, ProjectId, ProjectRole};
 use tessera_platform::aws::Aws;
 use tessera_platform::http::{ApiError, Caller, Problem, with_platform_layers};
+use tessera_platform::ratelimit::RateLimiter;
 use tessera_platform::redis::Redis;
 
 use std::sync::Arc;
@@ -30,20 +31,24 @@ pub struct AppState {
     pub store: ContentStore,
     pub cache: Arc<ProjectCache>,
     pub events: EventQueue,
+    pub limiter: RateLimiter,
 }
 
 impl AppState {
     /// The store, cache and event queue `config` names; connects to nothing yet.
     pub fn new(aws: Aws, config: &Config) -> Result<Self, redis::RedisError> {
+        let redis = Redis::new(&config.redis)?;
         Ok(Self {
             store: ContentStore::new(aws.clone(), &config.content_table),
-            cache: Arc::new(ProjectCache::new(Redis::new(&config.redis)?, config.cache)),
+            cache: Arc::new(ProjectCache::new(redis.clone(), config.cache)),
             events: EventQueue::new(aws, &config.events_queue_url),
+            limiter: RateLimiter::new(&config.rate_limits, redis, config.redis.cluster),
         })
     }
 }
 
 pub fn router(state: AppState, config: &Config) -> Router {
+    let limiter = state.limiter.clone();
     let routes = Router::new()
         .route("/projects", post(projects::create).get(projects::list))
         .route("/projects/{projectId}", get(projects::tree).patch(projects::update).delete(projects::delete))
@@ -55,7 +60,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route("/projects/{projectId}/blocks/batch-get", post(blocks::batch_get))
         .route("/projects/{projectId}/blocks/{blockId}", get(blocks::get).patch(blocks::patch).delete(blocks::delete))
         .with_state(state);
-    with_platform_layers(routes, &config.http)
+    with_platform_layers(routes, &config.http, &limiter)
 }
 
 /// What a route needs of the caller's role.

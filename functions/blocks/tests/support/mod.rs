@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tessera_blocks::{AppState, Config, router};
 use tessera_platform::aws::Aws;
 use tessera_platform::config::Vars;
+use tessera_testkit::rate_limits::roomy_policy_file;
 use tessera_testkit::{GatewayRequest, LocalServices, Stack, provision_stack};
 use tower::ServiceExt;
 
@@ -31,9 +32,11 @@ impl App {
     }
 
     /// On `stack`, with the function's environment from the template and
-    /// then `overrides`.
+    /// then `overrides`. Rate limits are the roomy ones: these tests are
+    /// about content, and drive one user far past the real limits.
     pub async fn on(stack: &Stack, overrides: &[(&str, &str)]) -> Self {
         let mut env = stack.function_environment("BlocksFunction").unwrap();
+        env.push(("RATE_LIMIT_POLICY_FILE".into(), roomy_policy_file().display().to_string()));
         env.extend(overrides.iter().map(|(name, value)| (name.to_string(), value.to_string())));
         let config = Config::from_vars(&Vars::from_map(env)).unwrap();
         let state = AppState::new(Aws::with_config(LocalServices::shared().sdk_config()), &config).unwrap();

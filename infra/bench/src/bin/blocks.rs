@@ -49,7 +49,13 @@ async fn main() -> anyhow::Result<()> {
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
     let duration = Duration::from_secs(seconds);
     let stack = provision_stack().await;
-    let config = Config::from_vars(&Vars::from_map(stack.function_environment("BlocksFunction")?))?;
+    // The benchmark measures content, not limits: roomy rate limits.
+    let mut env = stack.function_environment("BlocksFunction")?;
+    env.push((
+        "RATE_LIMIT_POLICY_FILE".into(),
+        tessera_testkit::rate_limits::roomy_policy_file().display().to_string(),
+    ));
+    let config = Config::from_vars(&Vars::from_map(env))?;
     let state = AppState::new(Aws::with_config(LocalServices::shared().sdk_config()), &config)?;
     let app = App { router: router(state.clone(), &config) };
 

@@ -47,7 +47,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Caller {
     }
 }
 
-fn identity_from(extensions: &Extensions) -> Result<Identity, IdentityError> {
+pub(crate) fn identity_from(extensions: &Extensions) -> Result<Identity, IdentityError> {
     let Some(RequestContext::ApiGatewayV2(context)) = extensions.get::<RequestContext>() else {
         return Err(IdentityError::Missing);
     };
@@ -59,6 +59,14 @@ fn identity_from(extensions: &Extensions) -> Result<Identity, IdentityError> {
         .ok_or(IdentityError::Missing)?;
     let claim = |name: &str| claims.get(name).map(String::as_str);
     Identity::from_claims(claim("sub"), claim("tier"), claim("roles"), context.http.source_ip.as_deref())
+}
+
+/// The client's address as API Gateway saw it, with or without identity.
+pub(crate) fn source_ip(extensions: &Extensions) -> Option<std::net::IpAddr> {
+    match extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The id API Gateway gave this request, when there is one.

@@ -1,5 +1,5 @@
-//! The layers every HTTP function wears: request id, tracing, CORS, a body
-//! size limit, and problem+json for every error response.
+//! The layers every HTTP function wears: request id, tracing, CORS, rate
+//! limits, a body size limit, and problem+json for every error response.
 
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use tracing::Level;
 use super::identity::gateway_request_id;
 use super::problem::{PROBLEM_JSON, Problem};
 use crate::config::{ConfigError, Vars};
+use crate::ratelimit::RateLimiter;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -46,11 +47,14 @@ impl Default for HttpConfig {
 }
 
 /// Wraps a function's routes (and its fallback) in the standard layers.
-pub fn with_platform_layers(router: Router, config: &HttpConfig) -> Router {
+/// Rate limits run inside CORS (a 429 still carries CORS headers, and
+/// preflights are never counted) and outside everything that reads the body.
+pub fn with_platform_layers(router: Router, config: &HttpConfig, limiter: &RateLimiter) -> Router {
     router
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(middleware::from_fn_with_state(limiter.clone(), super::rate_limit::limit))
         .layer(cors(&config.cors_origins))
         .layer(
             TraceLayer::new_for_http()
@@ -125,8 +129,11 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::ETAG,
             header::RETRY_AFTER,
             X_REQUEST_ID,
-            HeaderName::from_static("ratelimit"),
-            HeaderName::from_static("ratelimit-policy"),
+            super::rate_limit::RATELIMIT,
+            super::rate_limit::RATELIMIT_POLICY,
+            super::rate_limit::X_RATELIMIT_LIMIT,
+            super::rate_limit::X_RATELIMIT_REMAINING,
+            super::rate_limit::X_RATELIMIT_RESET,
         ])
         .max_age(Duration::from_secs(600))
 }
@@ -140,7 +147,15 @@ mod tests {
 
     fn app() -> Router {
         let config = HttpConfig { max_body_bytes: 16, cors_origins: vec!["https://app.example".into()] };
-        with_platform_layers(Router::new().route("/echo", post(|body: String| async move { body })), &config)
+        // No Redis listens on port 1: the limiter decides in process.
+        let redis = crate::redis::Redis::new(&crate::redis::RedisConfig {
+            url: "redis://127.0.0.1:1".into(),
+            cluster: false,
+            timeout: Duration::from_millis(50),
+        })
+        .unwrap();
+        let limiter = RateLimiter::new(&crate::ratelimit::RateLimitConfig::with_prefix("layers-test"), redis, false);
+        with_platform_layers(Router::new().route("/echo", post(|body: String| async move { body })), &config, &limiter)
     }
 
     async fn send(request: Request) -> (StatusCode, Response<Body>, serde_json::Value) {

@@ -5,6 +5,7 @@ pub mod identity;
 pub mod json;
 pub mod layers;
 pub mod problem;
+pub mod rate_limit;
 
 pub use identity::Caller;
 pub use json::Json;
