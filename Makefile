@@ -16,7 +16,7 @@ help:
 	@echo "make test   install, format check, clippy, every test, cfn-lint"
 	@echo "make token USER=alice TIER=pro ROLES=admin   a dev JWT for make dev"
 	@echo "make build  release Lambda binaries for every function"
-	@echo "make bench  benchmarks (cold start)"
+	@echo "make bench  benchmarks (cold start, gateway, blocks, rate limits)"
 
 install:
 	@bash infra/install.sh
@@ -46,8 +46,11 @@ build: install
 		cargo lambda build --release --x86-64 $(addprefix --bin ,$(FUNCTIONS)); \
 	fi
 
-bench: install
-	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead --bin blocks-bench $(addprefix --bin ,$(FUNCTIONS))
+bench:
+	@TESSERA_BENCH=1 bash infra/install.sh
+	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead --bin blocks-bench \
+		--bin ratelimit-bench $(addprefix --bin ,$(FUNCTIONS))
 	./target/release/cold-start
 	./target/release/gateway-overhead
 	MOTO_IDLE=1 ./target/release/blocks-bench
+	./target/release/ratelimit-bench

@@ -4,6 +4,8 @@
 #   - <repo>/.venv with the pinned tools from infra/requirements-dev.txt
 #     (cargo-lambda, ziglang, moto server, cfn-lint)
 #   - redis-server (tests start their own instances on free ports)
+#   - with TESSERA_BENCH=1 (make bench): Node.js and npm, for the rate-limit
+#     benchmark's peer (rate-limiter-flexible, which the benchmark installs)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -92,4 +94,17 @@ install: error: redis-server not found (tests start their own instances).
   then rerun this script.
 MSG
   exit 1
+fi
+
+# --- Node.js, for make bench only --------------------------------------------
+if [ "${TESSERA_BENCH:-0}" = 1 ]; then
+  if have node && have npm; then
+    say "node $(node --version) present"
+  elif is_root && have apt-get; then
+    say "installing nodejs and npm with apt-get (make bench's rate-limit peer)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    die "make bench needs Node.js 18+ and npm (Debian/Ubuntu: sudo apt-get install nodejs npm)"
+  fi
 fi

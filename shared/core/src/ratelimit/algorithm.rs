@@ -27,9 +27,9 @@ impl Algorithm {
     /// The code the Redis script dispatches on.
     pub fn code(self) -> &'static str {
         match self {
-            Self::SlidingWindow => "sliding",
-            Self::Gcra => "gcra",
-            Self::FixedWindow => "fixed",
+            Self::SlidingWindow => "s",
+            Self::Gcra => "g",
+            Self::FixedWindow => "f",
         }
     }
 }
@@ -49,7 +49,8 @@ impl Quota {
     }
 }
 
-/// One key's stored state: the same fields the Redis hash holds.
+/// One key's stored state: the same fields the Redis script stores
+/// ([`RuleState::encode`]).
 /// `w` is the index of the current window (`now / window`), `a` the cost of
 /// every attempt in it, allowed or not (abuse detection), `c` and `p` the
 /// allowed cost of the current and previous window (window algorithms), `t`
@@ -64,6 +65,28 @@ pub struct RuleState {
 }
 
 impl RuleState {
+    /// The stored form the script reads and writes: five little-endian
+    /// doubles (Lua's numbers, `struct.pack('<ddddd', ...)`), exact for
+    /// every integer below 2^53.
+    pub fn encode(&self) -> [u8; 40] {
+        let mut bytes = [0; 40];
+        for (chunk, field) in bytes.chunks_exact_mut(8).zip([self.w, self.a, self.c, self.p, self.t]) {
+            chunk.copy_from_slice(&(field as f64).to_le_bytes());
+        }
+        bytes
+    }
+
+    /// A stored state; `None` for anything else.
+    pub fn decode(stored: &[u8]) -> Option<Self> {
+        let bytes: &[u8; 40] = stored.try_into().ok()?;
+        let mut fields = bytes.chunks_exact(8).map(|chunk| {
+            let value = f64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            (value >= 0.0 && value.fract() == 0.0 && value < 9_007_199_254_740_992.0).then_some(value as u64)
+        });
+        let mut next = || fields.next().flatten();
+        Some(Self { w: next()?, a: next()?, c: next()?, p: next()?, t: next()? })
+    }
+
     /// Moves the state to the window `now` falls in without charging
     /// anything: an equivalent state, so it may be stored on a denial too.
     pub fn roll(&mut self, algorithm: Algorithm, now_ms: u64, quota: Quota) {

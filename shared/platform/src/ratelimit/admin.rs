@@ -61,13 +61,8 @@ impl RateLimiter {
                 Scope::Connection => None,
             };
             let Some(subject) = subject else { continue };
-            let stored: Vec<Option<u64>> = redis::cmd("HMGET")
-                .arg(inner.keys.rule(&subject, &rule.name))
-                .arg(&["w", "a", "c", "p", "t"])
-                .query_async(&mut connection)
-                .await?;
-            let field = |i: usize| stored.get(i).copied().flatten().unwrap_or(0);
-            let mut state = RuleState { w: field(0), a: field(1), c: field(2), p: field(3), t: field(4) };
+            let stored: Option<Vec<u8>> = connection.get(inner.keys.rule(&subject, &rule.name)).await?;
+            let mut state = stored.as_deref().and_then(RuleState::decode).unwrap_or_default();
             let quota = rule.quota(multiplier);
             state.roll(rule.algorithm, now, quota);
             let usage = state.usage(rule.algorithm, now, quota, 1);

@@ -180,7 +180,7 @@ impl RateLimiter {
                 tracing::warn!(error = %err, "rate limits: could not list a block for admins");
             }
         }
-        metrics::counter!("ratelimit_decisions", "source" => "redis", "allowed" => decided.allowed.to_string())
+        metrics::counter!("ratelimit_decisions", "source" => "redis", "allowed" => if decided.allowed { "true" } else { "false" })
             .increment(1);
         outcome(plan, decided.allowed, &decided.admitted, &decided.states, now, Source::Redis)
     }
@@ -200,7 +200,7 @@ impl RateLimiter {
                 inner.blocks.remember(&plan.blocks[block].1, now, now + plan.block_ms, plan.block_ms);
             }
         }
-        metrics::counter!("ratelimit_decisions", "source" => "in-process", "allowed" => verdict.allowed.to_string())
+        metrics::counter!("ratelimit_decisions", "source" => "in-process", "allowed" => if verdict.allowed { "true" } else { "false" })
             .increment(1);
         outcome(&plan, verdict.allowed, &verdict.admitted, &states, now, Source::InProcess)
     }

@@ -10,11 +10,11 @@
 //! denials only). A single node decides everything atomically and never
 //! charges a denied request.
 
-use redis::{ErrorKind, Pipeline, RedisResult, Script, ServerErrorKind, Value};
-use tessera_core::ratelimit::{RuleState, group_by_slot};
+use redis::{Cmd, ErrorKind, Pipeline, RedisResult, Script, ServerErrorKind, Value};
+use tessera_core::ratelimit::{Algorithm, RuleState, group_by_slot};
 
 use super::plan::Plan;
-use crate::redis::Redis;
+use crate::redis::{Redis, RedisConnection};
 
 const DECIDE: &str = include_str!("decide.lua");
 const REFUND: &str = include_str!("refund.lua");
@@ -54,12 +54,21 @@ struct Refund {
     attempt: bool,
 }
 
-/// One script call: its keys, and for each key where it sits in the plan.
+/// One script call, and where its keys sit in the plan.
 struct Call {
-    keys: Vec<String>,
-    args: Vec<String>,
+    command: Cmd,
     blocks: Vec<usize>,
     rules: Vec<usize>,
+}
+
+/// `EVALSHA` of `script` on `keys`; the caller adds the arguments.
+fn evalsha(script: &Script, keys: &[&str]) -> Cmd {
+    let mut command = redis::cmd("EVALSHA");
+    command.arg(script.get_hash()).arg(keys.len());
+    for key in keys {
+        command.arg(key);
+    }
+    command
 }
 
 impl RedisStore {
@@ -130,28 +139,27 @@ impl RedisStore {
             .map(|group| {
                 let blocks: Vec<usize> = group.iter().copied().filter(|&i| i < nblocks).collect();
                 let rules: Vec<usize> = group.iter().copied().filter(|&i| i >= nblocks).map(|i| i - nblocks).collect();
-                let mut args = vec![now_ms.to_string(), blocks.len().to_string()];
+                // Blocks come first in `keys`, so a group lists its block keys first.
+                let group_keys: Vec<&str> = group.iter().map(|&i| keys[i]).collect();
+                let mut command = evalsha(&self.decide, &group_keys);
+                command.arg(now_ms).arg(blocks.len()).arg(plan.block_ms);
                 for &rule in &rules {
                     let planned = &plan.rules[rule];
                     let charge = planned.charge;
                     // The rule's block key is in this call: same subject, same slot.
                     let block_key =
                         planned.block.and_then(|b| blocks.iter().position(|&x| x == b)).map_or(0, |p| p + 1);
-                    args.extend([
-                        charge.algorithm.code().to_owned(),
-                        charge.quota.limit.to_string(),
-                        charge.quota.window_ms.to_string(),
-                        charge.cost.to_string(),
-                        charge.abuse_threshold.unwrap_or(0).to_string(),
-                        plan.block_ms.to_string(),
-                        block_key.to_string(),
-                    ]);
+                    let interval = if charge.algorithm == Algorithm::Gcra { charge.quota.interval_us() } else { 0 };
+                    command
+                        .arg(charge.algorithm.code())
+                        .arg(charge.quota.limit)
+                        .arg(charge.quota.window_ms)
+                        .arg(charge.cost)
+                        .arg(charge.abuse_threshold.unwrap_or(0))
+                        .arg(block_key)
+                        .arg(interval);
                 }
-                let keys = blocks
-                    .iter()
-                    .map(|&b| plan.blocks[b].1.clone())
-                    .chain(rules.iter().map(|&r| plan.rules[r].key.clone()));
-                Call { keys: keys.collect(), args, blocks, rules }
+                Call { command, blocks, rules }
             })
             .collect()
     }
@@ -161,41 +169,47 @@ impl RedisStore {
         let calls = group_by_slot(&keys)
             .into_iter()
             .map(|group| {
-                let mut args = Vec::new();
+                let group_keys: Vec<&str> = group.iter().map(|&i| keys[i]).collect();
+                let mut command = evalsha(&self.refund, &group_keys);
                 for refund in group.iter().map(|&i| &refunds[i]) {
                     let charge = plan.rules[refund.rule].charge;
-                    args.extend([
-                        charge.algorithm.code().to_owned(),
-                        charge.quota.limit.to_string(),
-                        charge.quota.window_ms.to_string(),
-                        if refund.charged { charge.cost } else { 0 }.to_string(),
-                        states[refund.rule].w.to_string(),
-                        if refund.attempt { charge.cost } else { 0 }.to_string(),
-                    ]);
+                    command
+                        .arg(charge.algorithm.code())
+                        .arg(charge.quota.interval_us())
+                        .arg(if refund.charged { charge.cost } else { 0 })
+                        .arg(states[refund.rule].w)
+                        .arg(if refund.attempt { charge.cost } else { 0 });
                 }
-                let keys = group.iter().map(|&i| keys[i].to_owned()).collect();
-                Call { keys, args, blocks: Vec::new(), rules: Vec::new() }
+                Call { command, blocks: Vec::new(), rules: Vec::new() }
             })
             .collect::<Vec<_>>();
         self.eval_all(&self.refund, &calls).await.map(drop)
     }
 
-    /// Every call as `EVALSHA` in one pipeline; after `NOSCRIPT` (a restart,
-    /// a failover, `SCRIPT FLUSH`) the script is loaded and the pipeline sent again.
+    /// Every call in one round trip (a pipeline when there are several);
+    /// after `NOSCRIPT` (a restart, a failover, `SCRIPT FLUSH`) the script
+    /// is loaded and the calls sent again.
     async fn eval_all(&self, script: &Script, calls: &[Call]) -> RedisResult<Vec<Value>> {
         let mut connection = self.redis.connection().await?;
-        let mut pipeline = Pipeline::with_capacity(calls.len());
-        for call in calls {
-            pipeline.cmd("EVALSHA").arg(script.get_hash()).arg(call.keys.len()).arg(&call.keys).arg(&call.args);
-        }
-        match pipeline.query_async(&mut connection).await {
+        match send(&mut connection, calls).await {
             Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 script.load_async(&mut connection).await?;
-                pipeline.query_async(&mut connection).await
+                send(&mut connection, calls).await
             }
             result => result,
         }
     }
+}
+
+async fn send(connection: &mut RedisConnection, calls: &[Call]) -> RedisResult<Vec<Value>> {
+    if let [call] = calls {
+        return call.command.query_async(connection).await.map(|value| vec![value]);
+    }
+    let mut pipeline = Pipeline::with_capacity(calls.len());
+    for call in calls {
+        pipeline.add_command(call.command.clone());
+    }
+    pipeline.query_async(connection).await
 }
 
 fn integers(value: Value) -> RedisResult<Vec<u64>> {

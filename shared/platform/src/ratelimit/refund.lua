@@ -2,28 +2,25 @@
 -- another slot stopped the request (cluster mode only; a single node never
 -- charges a stopped request). The twin of RuleState::refund.
 --
--- KEYS: one hash per rule.
--- ARGV: six values per rule: algorithm, limit, window (ms), cost, the
---   window index the charge was made in, attempts to take back (a blocked
---   request is no attempt).
+-- KEYS: one state per rule (five doubles, see decide.lua).
+-- ARGV: five values per rule: algorithm (s, g, f), GCRA's emission
+--   interval (µs), the cost to give back, the window index it was charged
+--   in, attempts to take back (a blocked request is no attempt).
 
-local function idiv(a, b) return (a - math.fmod(a, b)) / b end
+local max = math.max
 for r = 1, #KEYS do
-  local at = (r - 1) * 6 + 1
-  local algorithm, limit, window = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
-  local cost, charged_in, attempts = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4]), tonumber(ARGV[at + 5])
-  local stored = redis.call('HMGET', KEYS[r], 'w', 'c', 't', 'a')
-  if attempts > 0 and tonumber(stored[1]) == charged_in then
-    redis.call('HSET', KEYS[r], 'a', string.format('%.0f', math.max(tonumber(stored[4]) - attempts, 0)))
-  end
-  if algorithm == 'gcra' then
-    local t = tonumber(stored[3])
-    if t then
-      local interval = idiv(window * 1000 + limit - 1, limit)
-      redis.call('HSET', KEYS[r], 't', string.format('%.0f', math.max(t - cost * interval, 0)))
+  local at = (r - 1) * 5 + 1
+  local algorithm, interval, cost = ARGV[at], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2])
+  local charged_in, attempts = tonumber(ARGV[at + 3]), tonumber(ARGV[at + 4])
+  local state = redis.call('GET', KEYS[r])
+  if state and #state == 40 then
+    local w, a, c, p, t = struct.unpack('<ddddd', state)
+    if w == charged_in then
+      a = max(a - attempts, 0)
+      if algorithm ~= 'g' then c = max(c - cost, 0) end
     end
-  elseif tonumber(stored[1]) == charged_in then
-    redis.call('HSET', KEYS[r], 'c', string.format('%.0f', math.max(tonumber(stored[2]) - cost, 0)))
+    if algorithm == 'g' then t = max(t - cost * interval, 0) end
+    redis.call('SET', KEYS[r], struct.pack('<ddddd', w, a, c, p, t), 'KEEPTTL')
   end
 end
 return #KEYS

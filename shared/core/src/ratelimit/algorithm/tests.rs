@@ -171,3 +171,16 @@ fn a_refund_gives_back_exactly_the_charge() {
         assert!(state.t <= 5_000_000, "{algorithm:?}");
     }
 }
+
+#[test]
+fn a_state_reads_back_as_stored_and_nothing_else_reads_as_one() {
+    let state = RuleState { w: 900_000_000, a: 7, c: 5, p: 3, t: 1_800_000_000_123_456 };
+    assert_eq!(RuleState::decode(&state.encode()), Some(state));
+    let mut negative = state.encode();
+    negative[..8].copy_from_slice(&(-1.0f64).to_le_bytes());
+    let mut fraction = state.encode();
+    fraction[8..16].copy_from_slice(&(0.5f64).to_le_bytes());
+    for bad in [&b""[..], &state.encode()[..39], b"1 2 3 4 5", &negative, &fraction] {
+        assert_eq!(RuleState::decode(bad), None, "{bad:?}");
+    }
+}
