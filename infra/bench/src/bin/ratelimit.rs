@@ -1,7 +1,8 @@
 //! Rate-limit decisions per second and their latency, for 1 and 4 rules per
 //! request, against the ceiling of the same Redis (`redis-benchmark -t incr`)
 //! and a peer (rate-limiter-flexible, installed here with npm): one Redis on
-//! loopback, the same keys, limits and concurrency for all.
+//! loopback, the same keys, limits and concurrency for all; then our
+//! limiter unloaded (one client), where a decision costs its round trip.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -31,6 +32,8 @@ struct Row {
     note: String,
 }
 
+// One thread, as the Node peer has: both limiters multiplex their clients
+// over one connection, and Redis keeps the other core.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let server = RedisServer::start()?;
@@ -41,11 +44,16 @@ async fn main() -> anyhow::Result<()> {
     let peers = peer_rows(port)?;
     let mut ours = Vec::new();
     for (algorithm, rules) in [("sliding-window", 1), ("gcra", 1), ("sliding-window", 4), ("gcra", 4)] {
-        ours.push(measure(&server.url(), algorithm, rules).await?);
+        ours.push(measure(&server.url(), algorithm, rules, CONCURRENCY).await?);
+    }
+    // Unloaded: what one decision costs a request when Redis is not saturated.
+    let mut unloaded = Vec::new();
+    for rules in [1, 4] {
+        unloaded.push(measure(&server.url(), "sliding-window", rules, 1).await?);
     }
 
     println!("\n{:<44} {:>9} {:>8} {:>8}  notes", "scenario", "ops/s", "p50 ms", "p99 ms");
-    for row in std::iter::once(&ceiling).chain(&peers).chain(&ours) {
+    for row in std::iter::once(&ceiling).chain(&peers).chain(&ours).chain(&unloaded) {
         println!("{:<44} {:>9.0} {:>8.3} {:>8.3}  {}", row.name, row.ops_per_sec, row.p50_ms, row.p99_ms, row.note);
     }
     println!();
@@ -64,6 +72,13 @@ async fn main() -> anyhow::Result<()> {
             four.ops_per_sec / peer_four.ops_per_sec,
             four.p99_ms / peer_four.p99_ms,
             one.ops_per_sec / four.ops_per_sec,
+        );
+    }
+    if let [one, four] = &unloaded[..] {
+        println!(
+            "one client: 4 rules take {:.2}x the time of one at p50, {:.2}x at p99",
+            four.p50_ms / one.p50_ms,
+            four.p99_ms / one.p99_ms
         );
     }
     Ok(())
@@ -144,7 +159,7 @@ fn policies(algorithm: &str, rules: usize) -> String {
     yaml
 }
 
-async fn measure(redis_url: &str, algorithm: &str, rules: usize) -> anyhow::Result<Row> {
+async fn measure(redis_url: &str, algorithm: &str, rules: usize, clients: usize) -> anyhow::Result<Row> {
     let path = std::env::temp_dir().join(format!("bench-rate-limits-{algorithm}-{rules}.yaml"));
     std::fs::write(&path, policies(algorithm, rules))?;
     let vars = Vars::from_map([
@@ -163,10 +178,10 @@ async fn measure(redis_url: &str, algorithm: &str, rules: usize) -> anyhow::Resu
         })
         .collect();
     let requesters = std::sync::Arc::new(requesters);
-    run(&limiter, &requesters, Duration::from_secs(1)).await; // warm-up: connection, script load
+    run(&limiter, &requesters, clients, Duration::from_secs(1)).await; // warm-up: connection, script load
     let mut admin = redis::Client::open(redis_url)?.get_multiplexed_async_connection().await?;
     let () = redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut admin).await?;
-    let (latencies, elapsed, not_redis) = run(&limiter, &requesters, Duration::from_secs(SECONDS)).await;
+    let (latencies, elapsed, not_redis) = run(&limiter, &requesters, clients, Duration::from_secs(SECONDS)).await;
     let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut admin).await?;
     let script_us = stats
         .lines()
@@ -177,7 +192,11 @@ async fn measure(redis_url: &str, algorithm: &str, rules: usize) -> anyhow::Resu
     let quantile = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)] as f64 / 1000.0;
     let plural = if rules == 1 { "rule" } else { "rules" };
     Ok(Row {
-        name: format!("tessera {algorithm}, {rules} {plural}"),
+        name: if clients == CONCURRENCY {
+            format!("tessera {algorithm}, {rules} {plural}")
+        } else {
+            format!("tessera {algorithm}, {rules} {plural}, {clients} client")
+        },
         ops_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50_ms: quantile(0.5),
         p99_ms: quantile(0.99),
@@ -193,11 +212,12 @@ async fn measure(redis_url: &str, algorithm: &str, rules: usize) -> anyhow::Resu
 async fn run(
     limiter: &RateLimiter,
     requesters: &std::sync::Arc<Vec<Requester>>,
+    clients: usize,
     length: Duration,
 ) -> (Vec<u64>, Duration, usize) {
     let started = Instant::now();
     let end = started + length;
-    let clients: Vec<_> = (0..CONCURRENCY)
+    let tasks: Vec<_> = (0..clients)
         .map(|client| {
             let limiter = limiter.clone();
             let requesters = requesters.clone();
@@ -210,15 +230,15 @@ async fn run(
                     let decision = limiter.check(Target::Http { method: "GET", path: "/projects" }, who).await;
                     latencies.push(asked.elapsed().as_micros() as u64);
                     not_redis += usize::from(decision.source != Source::Redis);
-                    i += CONCURRENCY;
+                    i += clients;
                 }
                 (latencies, not_redis)
             })
         })
         .collect();
     let (mut all, mut not_redis) = (Vec::new(), 0);
-    for client in clients {
-        let (latencies, missed) = client.await.expect("a client task");
+    for task in tasks {
+        let (latencies, missed) = task.await.expect("a client task");
         all.extend(latencies);
         not_redis += missed;
     }
