@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub enum Algorithm {
     /// Two fixed windows, the previous one weighted by how much of it still
     /// overlaps the sliding window. Smooth, two counters, the default.
+    /// Worst case: it assumes the previous window's requests were spread
+    /// evenly, so a burst at the end of one window and another at the end of
+    /// the next are both admitted: up to `2 × limit − 1` within one window's
+    /// length (a property test bounds it, another reaches it).
     SlidingWindow,
     /// Generic cell rate algorithm: one timestamp, requests spaced evenly
     /// with a burst of the whole limit.

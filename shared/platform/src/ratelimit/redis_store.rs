@@ -91,7 +91,8 @@ impl RedisStore {
         for (call, reply) in calls.iter().zip(replies) {
             let numbers = integers(reply)?;
             if numbers.first() == Some(&0) {
-                let block = call.blocks[numbers.get(1).copied().unwrap_or(1) as usize - 1];
+                let index = numbers.get(1).copied().unwrap_or(0) as usize;
+                let block = call.blocks.get(index.wrapping_sub(1)).copied().ok_or_else(short_reply)?;
                 blocked.get_or_insert(Answer::Blocked { block, left_ms: numbers.get(2).copied().unwrap_or(0) });
                 continue;
             }
@@ -102,11 +103,11 @@ impl RedisStore {
                 decided.admitted[rule] = field(0)? == 1;
                 decided.states[rule] =
                     RuleState { w: field(1)?, a: field(2)?, c: field(3)?, p: field(4)?, t: field(5)? };
-                if field(6)? == 1 {
-                    let block = plan.rules[rule].block.expect("the script blocks only rules with a block key");
-                    if !decided.newly_blocked.contains(&block) {
-                        decided.newly_blocked.push(block);
-                    }
+                // The script blocks only through a rule's block key.
+                if let (1, Some(block)) = (field(6)?, plan.rules[rule].block)
+                    && !decided.newly_blocked.contains(&block)
+                {
+                    decided.newly_blocked.push(block);
                 }
                 decided_rules.push((rule, group_allowed));
             }
