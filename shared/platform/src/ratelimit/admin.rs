@@ -51,17 +51,29 @@ impl RateLimiter {
         let multiplier = inner.policies.multiplier(who.tier);
         let user = who.user.clone().map(Subject::User);
         let ip = who.ip.map(Subject::ip);
-        let mut connection = inner.store_connection().await?;
-        let mut statuses = Vec::new();
-        for rule in inner.policies.rules() {
-            let subject = match rule.scope {
-                Scope::User => user.clone().or_else(|| ip.clone()),
-                Scope::Ip => ip.clone(),
-                Scope::Global => Some(Subject::Global),
-                Scope::Connection => None,
-            };
-            let Some(subject) = subject else { continue };
-            let stored: Option<Vec<u8>> = connection.get(inner.keys.rule(&subject, &rule.name)).await?;
+        let connection = inner.store_connection().await?;
+        let counted: Vec<_> = inner
+            .policies
+            .rules()
+            .iter()
+            .filter_map(|rule| {
+                let subject = match rule.scope {
+                    Scope::User => user.clone().or_else(|| ip.clone()),
+                    Scope::Ip => ip.clone(),
+                    Scope::Global => Some(Subject::Global),
+                    Scope::Connection => None,
+                }?;
+                Some((rule, inner.keys.rule(&subject, &rule.name)))
+            })
+            .collect();
+        // Concurrent reads on the multiplexed connection: one round trip.
+        let reads = counted.iter().map(|(_, key)| {
+            let mut connection = connection.clone();
+            async move { connection.get::<_, Option<Vec<u8>>>(key).await }
+        });
+        let stored = futures_util::future::try_join_all(reads).await?;
+        let mut statuses = Vec::with_capacity(counted.len());
+        for ((rule, _), stored) in counted.iter().zip(stored) {
             let mut state = stored.as_deref().and_then(RuleState::decode).unwrap_or_default();
             let quota = rule.quota(multiplier);
             state.roll(rule.algorithm, now, quota);
