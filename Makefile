@@ -9,7 +9,7 @@ export PATH := $(VENV)/bin:$(HOME)/.cargo/bin:$(PATH)
 FUNCTIONS := $(shell sed -n 's/^ *Binary: *//p' template.yaml)
 ARM64 := aarch64-unknown-linux-gnu
 
-.PHONY: help install lint test dev token build bench
+.PHONY: help install lint test dev token build bench openapi
 
 help:
 	@echo "make dev    run Tessera locally (AWS stand-in, Redis, functions)"
@@ -17,6 +17,7 @@ help:
 	@echo "make token USER=alice TIER=pro ROLES=admin   a dev JWT for make dev"
 	@echo "make build  release Lambda binaries for every function"
 	@echo "make bench  benchmarks (cold start, gateway, blocks, rate limits)"
+	@echo "make openapi  regenerate openapi.json from the code"
 
 install:
 	@bash infra/install.sh
@@ -28,6 +29,11 @@ lint: install
 
 test: lint
 	cargo test --workspace
+
+# The HTTP contract is generated from the routes; a test fails when the
+# checked-in file differs.
+openapi:
+	cargo run -q -p tessera-openapi
 
 dev: install
 	cargo run -q -p tessera-devstack

@@ -12,3 +12,8 @@ pub mod store;
 
 pub use config::Config;
 pub use http::{AppState, router};
+
+/// This function's part of the HTTP contract.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    http::routes().into_openapi()
+}

@@ -60,5 +60,10 @@ impl HealthState {
 pub fn router(state: HealthState) -> Router {
     let http = state.inner.http.clone();
     let limiter = state.inner.limiter.clone();
-    with_platform_layers(routes::routes(state), &http, &limiter)
+    with_platform_layers(routes::router(state), &http, &limiter)
+}
+
+/// This function's part of the HTTP contract.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::routes().into_openapi()
 }

@@ -144,3 +144,14 @@ async fn liveness_is_never_rate_limited_but_readiness_is() {
     let policy = ready.headers()["ratelimit-policy"].to_str().unwrap();
     assert!(policy.contains("\"api-per-user\";q=60;w=60"), "{policy}");
 }
+
+#[tokio::test]
+async fn the_api_contract_is_served_publicly_as_checked_in() {
+    let stack = provision_stack().await;
+    let app = app(&stack, &[], shared_aws());
+    let (status, body) = call(&app, GatewayRequest::get("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let checked_in: Value = serde_json::from_str(include_str!("../../../openapi.json")).expect("openapi.json is JSON");
+    assert_eq!(body, checked_in);
+    assert_eq!(body["openapi"], "3.1.0");
+}

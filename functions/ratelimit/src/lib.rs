@@ -32,5 +32,11 @@ impl Config {
 pub fn router(config: &Config) -> Result<Router, redis::RedisError> {
     let redis = Redis::new(&config.redis)?;
     let limiter = RateLimiter::new(&config.rate_limits, redis, config.redis.cluster);
-    Ok(with_platform_layers(routes::routes(limiter.clone()), &config.http, &limiter))
+    let (routes, _) = routes::routes().split_for_parts();
+    Ok(with_platform_layers(routes.with_state(limiter.clone()), &config.http, &limiter))
+}
+
+/// This function's part of the HTTP contract.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::routes().into_openapi()
 }

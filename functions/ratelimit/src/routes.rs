@@ -1,59 +1,96 @@
 //! `GET /rate-limits` for every caller; the `/admin/rate-limits` routes for admins.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use tessera_core::Role;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tessera_core::ratelimit::Subject;
+use tessera_core::{Role, Tier};
+use tessera_platform::http::openapi::{BadRequest, Forbidden, NotFound, ServiceUnavailable};
 use tessera_platform::http::{ApiError, Caller, Problem};
-use tessera_platform::ratelimit::{RateLimiter, Requester};
+use tessera_platform::ratelimit::{Block, RateLimiter, Requester, RuleStatus};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The longest block an admin can set: 30 days.
 const MAX_BLOCK_SECONDS: u64 = 30 * 24 * 3600;
 
-pub fn routes(limiter: RateLimiter) -> Router {
-    Router::new()
-        .route("/rate-limits", get(usage))
-        .route("/admin/rate-limits/policies", get(policies))
-        .route("/admin/rate-limits/blocks", get(blocks))
-        .route("/admin/rate-limits/blocks/{scope}/{key}", put(block).delete(unblock))
-        .with_state(limiter)
+/// The routes and their contract, documented together so neither drifts.
+pub fn routes() -> OpenApiRouter<RateLimiter> {
+    OpenApiRouter::new()
+        .routes(routes!(usage))
+        .routes(routes!(policies))
+        .routes(routes!(blocks))
+        .routes(routes!(block, unblock))
 }
 
+/// The caller's usage of every rule that counts them.
+#[derive(Serialize, ToSchema)]
+struct Usage {
+    #[schema(value_type = String, example = "free")]
+    tier: Tier,
+    rules: Vec<RuleStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Blocks {
+    blocks: Vec<Block>,
+}
+
+/// Your usage of every rule that counts you: per user (per IP without an
+/// identity), per IP, global.
+#[utoipa::path(get, path = "/rate-limits", operation_id = "getRateLimits", tag = "rate limits",
+    responses((status = 200, body = Usage), (status = 503, response = inline(ServiceUnavailable))))]
 async fn usage(State(limiter): State<RateLimiter>, caller: Caller) -> Result<Response, ApiError> {
     let who =
         Requester { user: Some(caller.user_id.clone()), tier: caller.tier, ip: caller.source_ip, connection: None };
     match limiter.usage(&who).await {
-        Ok(rules) => Ok(Json(json!({"tier": caller.tier, "rules": rules})).into_response()),
+        Ok(rules) => Ok(Json(Usage { tier: caller.tier, rules }).into_response()),
         Err(err) => Ok(redis_unavailable(&err)),
     }
 }
 
+/// The policy file in force (`infra/rate-limits.yaml`), as JSON. Admins only.
+#[utoipa::path(get, path = "/admin/rate-limits/policies", operation_id = "getRateLimitPolicies", tag = "rate limits",
+    responses((status = 200, body = Object), (status = 403, response = inline(Forbidden))))]
 async fn policies(State(limiter): State<RateLimiter>, caller: Caller) -> Result<Json<Value>, ApiError> {
     require_admin(&caller)?;
     Ok(Json(serde_json::to_value(limiter.policies().source()).map_err(anyhow::Error::from)?))
 }
 
+/// Blocks in force, set by hand or for abuse. Admins only.
+#[utoipa::path(get, path = "/admin/rate-limits/blocks", operation_id = "listRateLimitBlocks", tag = "rate limits",
+    responses((status = 200, body = Blocks), (status = 403, response = inline(Forbidden)),
+        (status = 503, response = inline(ServiceUnavailable))))]
 async fn blocks(State(limiter): State<RateLimiter>, caller: Caller) -> Result<Response, ApiError> {
     require_admin(&caller)?;
     Ok(match limiter.blocks().await {
-        Ok(blocks) => Json(json!({"blocks": blocks})).into_response(),
+        Ok(blocks) => Json(Blocks { blocks }).into_response(),
         Err(err) => redis_unavailable(&err),
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BlockRequest {
+    /// How long, up to 30 days.
+    #[schema(minimum = 1, maximum = 2592000)]
     seconds: u64,
+    /// Shown to admins; "blocked by <you>" when left out.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     reason: Option<String>,
 }
 
+/// Blocks a user or an IP from the whole API. Admins only.
+#[utoipa::path(put, path = "/admin/rate-limits/blocks/{scope}/{key}", operation_id = "putRateLimitBlock", tag = "rate limits",
+    params(("scope" = String, Path, description = "`user` or `ip`"), ("key" = String, Path, description = "The user id or IP address")),
+    request_body = BlockRequest,
+    responses((status = 200, body = Block), (status = 400, response = inline(BadRequest)),
+        (status = 403, response = inline(Forbidden)), (status = 503, response = inline(ServiceUnavailable))))]
 async fn block(
     State(limiter): State<RateLimiter>,
     caller: Caller,
@@ -76,6 +113,12 @@ async fn block(
     })
 }
 
+/// Lifts a block. Admins only.
+#[utoipa::path(delete, path = "/admin/rate-limits/blocks/{scope}/{key}", operation_id = "deleteRateLimitBlock", tag = "rate limits",
+    params(("scope" = String, Path, description = "`user` or `ip`"), ("key" = String, Path, description = "The user id or IP address")),
+    responses((status = 204, description = "Lifted"), (status = 400, response = inline(BadRequest)),
+        (status = 403, response = inline(Forbidden)), (status = 404, response = inline(NotFound)),
+        (status = 503, response = inline(ServiceUnavailable))))]
 async fn unblock(
     State(limiter): State<RateLimiter>,
     caller: Caller,

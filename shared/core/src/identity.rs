@@ -21,8 +21,9 @@ pub enum IdentityError {
 }
 
 /// A user id: the JWT `sub`, 1 to 128 printable ASCII characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, min_length = 1, max_length = 128, pattern = "^[!-~]+$")]
 pub struct UserId(String);
 
 impl UserId {

@@ -6,20 +6,21 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tessera_core::content::{Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId};
 use tessera_core::events::Event;
 use tessera_platform::http::{ApiError, Caller, Json, Problem};
+use utoipa::ToSchema;
 
 use super::inputs::{ListQuery, if_match, page_size, write_id};
 use super::{Access, AppState, authorize, list_error, parse_id};
-use crate::store::{BATCH_GET_LIMIT, NewBlock, PatchRejected};
+use crate::store::{BATCH_GET_LIMIT, NewBlock, Page, PatchRejected};
 
 /// Most props a new block may have.
 const MAX_PROPS: usize = 64;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBlock {
     #[serde(rename = "type")]
@@ -27,9 +28,15 @@ pub struct CreateBlock {
     #[serde(default)]
     content: Value,
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, Value>)]
     props: BTreeMap<PropKey, Value>,
 }
 
+/// Adds a block to a slide.
+#[utoipa::path(post, path = "/projects/{projectId}/slides/{slideId}/blocks", operation_id = "createBlock", tag = "blocks",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("slideId" = String, Path, description = "The slide's id (a ULID)")),
+    request_body = CreateBlock,
+    responses((status = 201, body = Block, headers(("ETag" = String, description = "The block's version"))), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,6 +71,10 @@ pub async fn create(
     Ok(with_etag(StatusCode::CREATED, block))
 }
 
+/// A block, with its version as `ETag`.
+#[utoipa::path(get, path = "/projects/{projectId}/blocks/{blockId}", operation_id = "getBlock", tag = "blocks",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("blockId" = String, Path, description = "The block's id (a ULID)")),
+    responses((status = 200, body = Block, headers(("ETag" = String, description = "The block's version"))), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -76,6 +87,13 @@ pub async fn get(
     Ok(with_etag(StatusCode::OK, block))
 }
 
+/// A versioned patch: it commits if every field it touches is unchanged
+/// since `baseVersion` (else 409 with the current block), or if the block
+/// is still at `If-Match` (else 412).
+#[utoipa::path(patch, path = "/projects/{projectId}/blocks/{blockId}", operation_id = "patchBlock", tag = "blocks",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("blockId" = String, Path, description = "The block's id (a ULID)"), ("If-Match" = Option<String>, Header, description = "`\"<version>\"`: only if the item is still at this version (else 412)"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 64 printable characters: a retry with the same key is recognised as the same write")),
+    request_body = PatchRequest,
+    responses((status = 200, body = Block, headers(("ETag" = String, description = "The block's version"))), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 409, response = inline(tessera_platform::http::openapi::Conflict)), (status = 412, response = inline(tessera_platform::http::openapi::PreconditionFailed)), (status = 422, response = inline(tessera_platform::http::openapi::UnprocessableContent)), (status = 428, response = inline(tessera_platform::http::openapi::PreconditionRequired))))]
 pub async fn patch(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,6 +153,10 @@ pub async fn patch(
     }
 }
 
+/// Deletes a block.
+#[utoipa::path(delete, path = "/projects/{projectId}/blocks/{blockId}", operation_id = "deleteBlock", tag = "blocks",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("blockId" = String, Path, description = "The block's id (a ULID)"), ("If-Match" = Option<String>, Header, description = "`\"<version>\"`: only if the item is still at this version (else 412)")),
+    responses((status = 204, description = "Deleted"), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 412, response = inline(tessera_platform::http::openapi::PreconditionFailed))))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,6 +180,9 @@ fn with_etag(status: StatusCode, block: Block) -> Response {
 }
 
 /// `GET /projects/{projectId}/slides/{slideId}/blocks`: a page at a time.
+#[utoipa::path(get, path = "/projects/{projectId}/slides/{slideId}/blocks", operation_id = "listSlideBlocks", tag = "blocks",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("slideId" = String, Path, description = "The slide's id (a ULID)"), ListQuery),
+    responses((status = 200, body = Page<Block>), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn list_of_slide(
     State(state): State<AppState>,
     caller: Caller,
@@ -171,13 +196,25 @@ pub async fn list_of_slide(
     Ok(axum::Json(page.map_err(list_error)?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchGet {
+    /// 1 to 100 block ids.
     ids: Vec<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct BatchGot {
+    blocks: Vec<Block>,
+    /// The ids asked for that are not in the project.
+    missing: Vec<BlockId>,
+}
+
 /// `POST /projects/{projectId}/blocks/batch-get`: up to 100 blocks by id.
+#[utoipa::path(post, path = "/projects/{projectId}/blocks/batch-get", operation_id = "batchGetBlocks", tag = "blocks",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)")),
+    request_body = BatchGet,
+    responses((status = 200, body = BatchGot), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn batch_get(
     State(state): State<AppState>,
     caller: Caller,
@@ -197,6 +234,6 @@ pub async fn batch_get(
     ids.sort();
     ids.dedup();
     let blocks = state.store.blocks_by_id(&project, &ids).await?;
-    let missing: Vec<&BlockId> = ids.iter().filter(|id| !blocks.iter().any(|b| &b.id == *id)).collect();
-    Ok(axum::Json(serde_json::json!({"blocks": blocks, "missing": missing})).into_response())
+    let missing: Vec<BlockId> = ids.iter().filter(|id| !blocks.iter().any(|b| &b.id == *id)).cloned().collect();
+    Ok(axum::Json(BatchGot { blocks, missing }).into_response())
 }

@@ -9,9 +9,10 @@ use tessera_platform::http::ApiError;
 const MAX_TITLE: usize = 200;
 
 /// A body that only names something: a new project or slide.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Titled {
+    /// 1 to 200 characters.
     pub title: String,
 }
 
@@ -26,10 +27,14 @@ impl Titled {
 }
 
 /// `?limit=&cursor=` of every list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// 1 to 100; 25 when left out.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i32>,
+    /// The `cursor` of the previous page.
     cursor: Option<String>,
 }
 

@@ -3,19 +3,30 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tessera_core::UserId;
 use tessera_core::content::{ProjectId, ProjectRole};
 use tessera_platform::http::{ApiError, Caller, Json};
+use utoipa::ToSchema;
 
 use super::{Access, AppState, authorize, parse_id, rejected};
+use crate::store::Member;
 
-#[derive(Debug, Deserialize)]
+#[derive(Serialize, ToSchema)]
+pub struct Members {
+    members: Vec<Member>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     role: ProjectRole,
 }
 
+#[utoipa::path(put, path = "/projects/{projectId}/members/{userId}", operation_id = "putMember", tag = "members",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("userId" = String, Path, description = "The member's user id")),
+    request_body = RoleBody,
+    responses((status = 200, body = Member), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 409, response = inline(tessera_platform::http::openapi::Conflict))))]
 pub async fn put_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -30,6 +41,10 @@ pub async fn put_member(
     Ok(axum::Json(member))
 }
 
+/// The project's members and their roles.
+#[utoipa::path(get, path = "/projects/{projectId}/members", operation_id = "listMembers", tag = "members",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)")),
+    responses((status = 200, body = Members), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -37,9 +52,12 @@ pub async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let project = parse_id(&project, ProjectId::parse)?;
     authorize(&state, &project, &caller, Access::Read).await?;
-    Ok(axum::Json(serde_json::json!({"members": state.store.members(&project).await?})))
+    Ok(axum::Json(Members { members: state.store.members(&project).await? }))
 }
 
+#[utoipa::path(delete, path = "/projects/{projectId}/members/{userId}", operation_id = "removeMember", tag = "members",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("userId" = String, Path, description = "The member's user id")),
+    responses((status = 204, description = "Removed"), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 409, response = inline(tessera_platform::http::openapi::Conflict))))]
 pub async fn remove(
     State(state): State<AppState>,
     caller: Caller,

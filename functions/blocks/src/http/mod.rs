@@ -11,13 +11,14 @@ mod slides;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post, put};
 use serde::Serialize;
 use tessera_core::content::{InvalidId, ProjectId, ProjectRole};
 use tessera_platform::aws::Aws;
 use tessera_platform::http::{ApiError, Caller, Problem, with_platform_layers};
 use tessera_platform::ratelimit::RateLimiter;
 use tessera_platform::redis::Redis;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use std::sync::Arc;
 
@@ -49,18 +50,22 @@ impl AppState {
 
 pub fn router(state: AppState, config: &Config) -> Router {
     let limiter = state.limiter.clone();
-    let routes = Router::new()
-        .route("/projects", post(projects::create).get(projects::list))
-        .route("/projects/{projectId}", get(projects::tree).patch(projects::update).delete(projects::delete))
-        .route("/projects/{projectId}/members", get(members::list))
-        .route("/projects/{projectId}/members/{userId}", put(members::put_member).delete(members::remove))
-        .route("/projects/{projectId}/slides", post(slides::create_slide))
-        .route("/projects/{projectId}/slides/{slideId}", patch(slides::update_slide).delete(slides::delete_slide))
-        .route("/projects/{projectId}/slides/{slideId}/blocks", post(blocks::create).get(blocks::list_of_slide))
-        .route("/projects/{projectId}/blocks/batch-get", post(blocks::batch_get))
-        .route("/projects/{projectId}/blocks/{blockId}", get(blocks::get).patch(blocks::patch).delete(blocks::delete))
-        .with_state(state);
-    with_platform_layers(routes, &config.http, &limiter)
+    let (routes, _) = routes().split_for_parts();
+    with_platform_layers(routes.with_state(state), &config.http, &limiter)
+}
+
+/// The routes and their contract, documented together so neither drifts.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(projects::create, projects::list))
+        .routes(routes!(projects::tree, projects::update, projects::delete))
+        .routes(routes!(members::list))
+        .routes(routes!(members::put_member, members::remove))
+        .routes(routes!(slides::create_slide))
+        .routes(routes!(slides::update_slide, slides::delete_slide))
+        .routes(routes!(blocks::create, blocks::list_of_slide))
+        .routes(routes!(blocks::batch_get))
+        .routes(routes!(blocks::get, blocks::patch, blocks::delete))
 }
 
 /// What a route needs of the caller's role.

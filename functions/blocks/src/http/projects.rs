@@ -6,10 +6,15 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use tessera_core::content::ProjectId;
 use tessera_platform::http::{ApiError, Caller, Json};
+use utoipa::ToSchema;
 
 use super::inputs::{ListQuery, Titled, if_match, page_size};
 use super::{Access, AppState, allows, authorize, list_error, parse_id, rejected};
+use crate::store::{Page, Project, ProjectTree};
 
+#[utoipa::path(post, path = "/projects", operation_id = "createProject", tag = "projects",
+    request_body = Titled,
+    responses((status = 201, body = Project), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest))))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -21,6 +26,9 @@ pub async fn create(
 }
 
 /// `GET /projects/{projectId}`: meta, slides in order, their blocks.
+#[utoipa::path(get, path = "/projects/{projectId}", operation_id = "getProjectTree", tag = "projects",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)")),
+    responses((status = 200, body = ProjectTree), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn tree(
     State(state): State<AppState>,
     caller: Caller,
@@ -34,6 +42,9 @@ pub async fn tree(
 }
 
 /// `GET /projects`: the caller's projects, a page at a time.
+#[utoipa::path(get, path = "/projects", operation_id = "listProjects", tag = "projects",
+    params(ListQuery),
+    responses((status = 200, body = Page<Project>), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest))))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,14 +54,19 @@ pub async fn list(
     Ok(axum::Json(page.map_err(list_error)?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProject {
+    /// The project's version this rename is based on.
     version: u64,
     title: String,
 }
 
 /// `PATCH /projects/{projectId}`: the meta, under a whole-item version condition.
+#[utoipa::path(patch, path = "/projects/{projectId}", operation_id = "updateProject", tag = "projects",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)")),
+    request_body = UpdateProject,
+    responses((status = 200, body = Project), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 409, response = inline(tessera_platform::http::openapi::Conflict))))]
 pub async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -69,6 +85,9 @@ pub async fn update(
 /// `DELETE /projects/{projectId}`: owners only; with `If-Match`, only at that
 /// version. The meta goes at once, so the project is gone for everyone; the
 /// rest of its partition is purged from the table's stream (`purge`).
+#[utoipa::path(delete, path = "/projects/{projectId}", operation_id = "deleteProject", tag = "projects",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("If-Match" = Option<String>, Header, description = "`\"<version>\"`: only if the item is still at this version (else 412)")),
+    responses((status = 204, description = "Gone for everyone; its slides and blocks are purged after"), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 412, response = inline(tessera_platform::http::openapi::PreconditionFailed))))]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

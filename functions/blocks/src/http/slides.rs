@@ -6,11 +6,17 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Deserializer};
 use tessera_core::content::{ProjectId, SlideId};
 use tessera_platform::http::{ApiError, Caller, Json};
+use utoipa::ToSchema;
 
 use super::inputs::Titled;
 use super::{Access, AppState, authorize, parse_id, rejected};
-use crate::store::SlideChanges;
+use crate::store::{Slide, SlideChanges};
 
+/// Appends a slide.
+#[utoipa::path(post, path = "/projects/{projectId}/slides", operation_id = "createSlide", tag = "slides",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)")),
+    request_body = Titled,
+    responses((status = 201, body = Slide), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn create_slide(
     State(state): State<AppState>,
     caller: Caller,
@@ -25,7 +31,7 @@ pub async fn create_slide(
     Ok((StatusCode::CREATED, axum::Json(slide)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateSlide {
     /// The slide's version this update is based on (whole-item condition).
@@ -42,6 +48,10 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 }
 
 /// `PATCH /projects/{projectId}/slides/{slideId}`: rename and/or move.
+#[utoipa::path(patch, path = "/projects/{projectId}/slides/{slideId}", operation_id = "updateSlide", tag = "slides",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("slideId" = String, Path, description = "The slide's id (a ULID)")),
+    request_body = UpdateSlide,
+    responses((status = 200, body = Slide), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound)), (status = 409, response = inline(tessera_platform::http::openapi::Conflict))))]
 pub async fn update_slide(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,6 +80,9 @@ pub async fn update_slide(
 }
 
 /// `DELETE /projects/{projectId}/slides/{slideId}`: the slide and its blocks.
+#[utoipa::path(delete, path = "/projects/{projectId}/slides/{slideId}", operation_id = "deleteSlide", tag = "slides",
+    params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("slideId" = String, Path, description = "The slide's id (a ULID)")),
+    responses((status = 204, description = "Deleted with its blocks"), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn delete_slide(
     State(state): State<AppState>,
     caller: Caller,

@@ -15,7 +15,7 @@ use super::items::Item;
 pub struct BadCursor;
 
 /// A page of items and the cursor to the next, if any.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(skip_serializing_if = "Option::is_none")]

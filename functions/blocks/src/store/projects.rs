@@ -16,7 +16,7 @@ use super::keys::{META, member_sort_key, project_partition, user_projects_partit
 use super::{ContentStore, ItemRejected, now};
 
 /// A project's own item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Project {
     pub id: ProjectId,
@@ -27,7 +27,7 @@ pub struct Project {
     pub updated_by: UserId,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Member {
     pub user_id: UserId,

@@ -22,7 +22,7 @@ pub struct SlideChanges {
     pub move_after: Option<Option<SlideId>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Slide {
     pub id: SlideId,

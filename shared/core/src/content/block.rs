@@ -12,8 +12,9 @@ use super::ids::{BlockId, ProjectId, SlideId};
 use crate::identity::UserId;
 
 /// A `props` key: 1 to 64 of `A-Z a-z 0-9 _ -`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
 pub struct PropKey(String);
 
 impl PropKey {
@@ -75,7 +76,7 @@ impl fmt::Display for Field {
 }
 
 /// A block as stored and as served.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Block {
     pub id: BlockId,
@@ -84,6 +85,7 @@ pub struct Block {
     #[serde(rename = "type")]
     pub kind: String,
     pub content: Value,
+    #[schema(value_type = BTreeMap<String, Value>)]
     pub props: BTreeMap<PropKey, Value>,
     pub version: u64,
     /// For each field path, the version that last changed it.

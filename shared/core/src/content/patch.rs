@@ -11,8 +11,9 @@ use super::block::{Block, Field};
 /// Most fields one patch may touch.
 pub const MAX_FIELDS: usize = 64;
 
-/// The body of `PATCH /projects/{projectId}/blocks/{blockId}`.
-#[derive(Debug, Deserialize)]
+/// The body of `PATCH /projects/{projectId}/blocks/{blockId}`: `set` and
+/// `unset` name fields (`content`, `props.<key>`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchRequest {
     pub base_version: Option<u64>,

@@ -4,6 +4,7 @@
 pub mod identity;
 pub mod json;
 pub mod layers;
+pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 

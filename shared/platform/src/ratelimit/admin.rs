@@ -12,11 +12,15 @@ use super::RateLimiter;
 use super::plan::Requester;
 
 /// One rule as it stands for a caller.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleStatus {
     pub rule: String,
+    /// `user`, `ip` or `global`.
+    #[schema(value_type = String, example = "user")]
     pub scope: Scope,
+    /// `sliding-window`, `gcra` or `fixed-window`.
+    #[schema(value_type = String, example = "sliding-window")]
     pub algorithm: Algorithm,
     pub limit: u64,
     pub window_seconds: u64,
@@ -25,7 +29,7 @@ pub struct RuleStatus {
 }
 
 /// A block, as admins see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Block {
     pub scope: String,
