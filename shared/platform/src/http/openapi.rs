@@ -117,7 +117,7 @@ fn finish_operation(route: &str, operation: &mut Map<String, Value>) {
         responses.entry(status).or_insert(response);
     };
     if !public {
-        add("401", problem_json("The request carries no valid token", json!({})));
+        add("401", unauthorized());
     }
     if has_body {
         add("400", problem_json("The request is malformed: JSON, types, unknown fields", json!({})));
@@ -133,6 +133,21 @@ fn finish_operation(route: &str, operation: &mut Map<String, Value>) {
         }
         add("429", problem_json("Over a rate limit, or blocked for abuse: retry after `Retry-After`", headers));
     }
+}
+
+/// API Gateway's JWT authorizer refuses a missing or bad token itself, with
+/// its own body; the function refuses claims it cannot accept (an unknown
+/// tier) as problem+json.
+fn unauthorized() -> Value {
+    let mut response = problem_json("The request carries no valid token", json!({}));
+    response["content"]["application/json"] = json!({"schema": {
+        "type": "object",
+        "description": "API Gateway's own answer",
+        "properties": {"message": {"type": "string", "example": "Unauthorized"}},
+        "required": ["message"],
+    }});
+    response["headers"] = json!({});
+    response
 }
 
 fn problem_json(description: &str, headers: Value) -> Value {
