@@ -3,6 +3,8 @@
 //! shares (`tessera_platform::http::openapi::finish`).
 
 use serde_json::Value;
+use tessera_platform::config::Vars;
+use tessera_platform::ratelimit::RateLimitConfig;
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::info::InfoBuilder;
 
@@ -24,7 +26,9 @@ pub fn document() -> Value {
         ))
         .build();
     let json = serde_json::to_value(&api).unwrap_or(Value::Null);
-    tessera_platform::http::openapi::finish(json)
+    // The policies every function ships with decide which operations are limited.
+    let shipped = RateLimitConfig::from_vars(&Vars::from_map([])).expect("the shipped rate-limit policies are valid");
+    tessera_platform::http::openapi::finish(json, &shipped.policies)
 }
 
 /// The document as it is written to [`PATH`]: pretty, with a final newline.

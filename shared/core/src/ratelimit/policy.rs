@@ -60,8 +60,8 @@ pub enum Target<'a> {
 /// The validated policies.
 #[derive(Debug, Clone)]
 pub struct Policies {
+    /// The file as read; its tiers are validated.
     source: PolicyFile,
-    tiers: BTreeMap<TierName, u64>,
     abuse: Abuse,
     exempt: Vec<RoutePattern>,
     rules: Vec<Rule>,
@@ -134,7 +134,7 @@ impl Policies {
             Tier::Pro => TierName::Pro,
             Tier::Enterprise => TierName::Enterprise,
         };
-        self.tiers[&name]
+        self.source.tiers[&name]
     }
 
     pub fn abuse(&self) -> Abuse {
@@ -260,7 +260,7 @@ impl PolicyFile {
         if rules.is_empty() {
             return Err(general("there are no rules"));
         }
-        Ok(Policies { tiers: self.tiers.clone(), abuse, exempt, rules, source: self })
+        Ok(Policies { abuse, exempt, rules, source: self })
     }
 }
 

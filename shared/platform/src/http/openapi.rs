@@ -6,6 +6,7 @@
 //! limit (413) and `x-request-id`.
 
 use serde_json::{Map, Value, json};
+use tessera_core::ratelimit::{Policies, Target};
 use utoipa::ToSchema;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
@@ -56,16 +57,24 @@ problem_responses! {
     ServiceUnavailable: "A dependency is unavailable for a moment; retry after `Retry-After`",
 }
 
+/// The fields every rate-limited success carries (`super::rate_limit`).
+const RATE_LIMIT_FIELDS: [&str; 5] =
+    ["RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"];
+
 /// The assembled document with what every operation shares. Operations
 /// declare `security(())` when they are public; every other one requires
-/// the bearer JWT and may answer 401.
-pub fn finish(mut document: Value) -> Value {
+/// the bearer JWT and may answer 401. An operation is rate limited (429,
+/// the RateLimit fields) when a rule of `policies` applies to it.
+pub fn finish(mut document: Value, policies: &Policies) -> Value {
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else { continue };
             for (method, operation) in item.iter_mut() {
                 if let Some(operation) = operation.as_object_mut() {
-                    finish_operation(&format!("{} {path}", method.to_uppercase()), operation);
+                    // A path template matches its own route's patterns: `{id}` is a segment.
+                    let target = Target::Http { method: &method.to_uppercase(), path };
+                    let limited = policies.applicable(target).next().is_some();
+                    finish_operation(operation, limited);
                 }
             }
         }
@@ -89,16 +98,12 @@ pub fn finish(mut document: Value) -> Value {
     document
 }
 
-/// Liveness is exempt from rate limits (`infra/rate-limits.yaml`).
-const UNLIMITED: &[&str] = &["GET /health"];
-
-fn finish_operation(route: &str, operation: &mut Map<String, Value>) {
+fn finish_operation(operation: &mut Map<String, Value>, limited: bool) {
     let public = operation.get("security").and_then(Value::as_array).is_some_and(|s| s.iter().all(|r| r == &json!({})));
     if !public {
         operation.insert("security".into(), json!([{"bearer": []}]));
     }
     let has_body = operation.contains_key("requestBody");
-    let limited = !UNLIMITED.contains(&route);
     let responses = operation.entry("responses").or_insert_with(|| json!({}));
     let Some(responses) = responses.as_object_mut() else { return };
     for (status, response) in responses.iter_mut() {
@@ -106,9 +111,7 @@ fn finish_operation(route: &str, operation: &mut Map<String, Value>) {
         let Some(headers) = headers.and_then(Value::as_object_mut) else { continue };
         headers.insert("x-request-id".into(), json!({"$ref": "#/components/headers/RequestId"}));
         if limited && status.starts_with('2') {
-            for name in
-                ["RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
-            {
+            for name in RATE_LIMIT_FIELDS {
                 headers.insert(name.into(), json!({"$ref": format!("#/components/headers/{name}")}));
             }
         }
@@ -127,8 +130,7 @@ fn finish_operation(route: &str, operation: &mut Map<String, Value>) {
     if limited {
         let mut headers = json!({"Retry-After": {"$ref": "#/components/headers/Retry-After"},
             "x-request-id": {"$ref": "#/components/headers/RequestId"}});
-        for name in ["RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"]
-        {
+        for name in RATE_LIMIT_FIELDS {
             headers[name] = json!({"$ref": format!("#/components/headers/{name}")});
         }
         add("429", problem_json("Over a rate limit, or blocked for abuse: retry after `Retry-After`", headers));

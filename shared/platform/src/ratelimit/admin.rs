@@ -52,11 +52,12 @@ impl RateLimiter {
     pub async fn usage(&self, who: &Requester) -> redis::RedisResult<Vec<RuleStatus>> {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
-        let multiplier = inner.policies.multiplier(who.tier);
+        let multiplier = inner.config.policies.multiplier(who.tier);
         let user = who.user.clone().map(Subject::User);
         let ip = who.ip.map(Subject::ip);
-        let connection = inner.store_connection().await?;
+        let connection = inner.redis.connection().await?;
         let counted: Vec<_> = inner
+            .config
             .policies
             .rules()
             .iter()
@@ -67,7 +68,7 @@ impl RateLimiter {
                     Scope::Global => Some(Subject::Global),
                     Scope::Connection => None,
                 }?;
-                Some((rule, inner.keys.rule(&subject, &rule.name)))
+                Some((rule, inner.config.keys.rule(&subject, &rule.name)))
             })
             .collect();
         // Concurrent reads on the multiplexed connection: one round trip.
@@ -99,8 +100,8 @@ impl RateLimiter {
     pub async fn block(&self, subject: &Subject, seconds: u64, reason: &str) -> redis::RedisResult<Block> {
         let inner = &*self.inner;
         let until = inner.clock.now_ms() + seconds * 1000;
-        let mut connection = inner.store_connection().await?;
-        let () = connection.pset_ex(inner.keys.block(subject), reason, seconds * 1000).await?;
+        let mut connection = inner.redis.connection().await?;
+        let () = connection.pset_ex(inner.config.keys.block(subject), reason, seconds * 1000).await?;
         self.index_block(subject, until, reason).await?;
         let (scope, key) = subject.scope_and_key();
         Ok(Block { scope: scope.into(), key, until, reason: reason.into() })
@@ -110,11 +111,11 @@ impl RateLimiter {
     /// remember it for up to `RATE_LIMIT_BLOCK_CACHE_SECONDS`.
     pub async fn unblock(&self, subject: &Subject) -> redis::RedisResult<bool> {
         let inner = &*self.inner;
-        let key = inner.keys.block(subject);
+        let key = inner.config.keys.block(subject);
         inner.blocks.forget(&key);
-        let mut connection = inner.store_connection().await?;
+        let mut connection = inner.redis.connection().await?;
         let removed: u64 = connection.del(&key).await?;
-        let () = connection.hdel(inner.keys.block_index(), listed_field(subject)).await?;
+        let () = connection.hdel(inner.config.keys.block_index(), listed_field(subject)).await?;
         Ok(removed > 0)
     }
 
@@ -122,8 +123,8 @@ impl RateLimiter {
     pub async fn blocks(&self) -> redis::RedisResult<Vec<Block>> {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
-        let mut connection = inner.store_connection().await?;
-        let listed: Vec<(String, String)> = connection.hgetall(inner.keys.block_index()).await?;
+        let mut connection = inner.redis.connection().await?;
+        let listed: Vec<(String, String)> = connection.hgetall(inner.config.keys.block_index()).await?;
         let mut blocks = Vec::new();
         for (field, value) in listed {
             let entry = serde_json::from_str::<Listed>(&value).ok().filter(|entry| entry.until > now);
@@ -137,7 +138,7 @@ impl RateLimiter {
                     });
                 }
                 _ => {
-                    let () = connection.hdel(inner.keys.block_index(), &field).await?;
+                    let () = connection.hdel(inner.config.keys.block_index(), &field).await?;
                 }
             }
         }
@@ -148,8 +149,8 @@ impl RateLimiter {
     pub(super) async fn index_block(&self, subject: &Subject, until: u64, reason: &str) -> redis::RedisResult<()> {
         let inner = &*self.inner;
         let value = serde_json::to_string(&Listed { until, reason: reason.into() }).unwrap_or_default();
-        let mut connection = inner.store_connection().await?;
-        connection.hset(inner.keys.block_index(), listed_field(subject), value).await
+        let mut connection = inner.redis.connection().await?;
+        connection.hset(inner.config.keys.block_index(), listed_field(subject), value).await
     }
 }
 

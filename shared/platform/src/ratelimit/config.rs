@@ -52,7 +52,8 @@ impl RateLimitConfig {
     }
 
     /// The shipped policies and defaults under `prefix`.
-    pub fn with_prefix(prefix: &str) -> Self {
+    #[cfg(test)]
+    pub(crate) fn with_prefix(prefix: &str) -> Self {
         let vars = Vars::from_map([("RATE_LIMIT_KEY_PREFIX".to_owned(), prefix.to_owned())]);
         Self::from_vars(&vars).expect("the shipped policies are valid (a unit test holds them to it)")
     }

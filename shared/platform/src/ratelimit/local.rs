@@ -51,16 +51,23 @@ struct Remembered {
 impl BlockCache {
     /// The time left on the first remembered block among `keys`, with its index.
     pub fn find<'k>(&self, keys: impl Iterator<Item = &'k str>, now_ms: u64) -> Option<(usize, u64)> {
-        let mut until = self.until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        until.retain(|_, remembered| remembered.trusted_until > now_ms);
-        keys.enumerate()
-            .find_map(|(index, key)| until.get(key).map(|remembered| (index, remembered.block_ends - now_ms)))
+        let until = self.until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if until.is_empty() {
+            return None;
+        }
+        keys.enumerate().find_map(|(index, key)| {
+            let remembered = until.get(key).filter(|remembered| remembered.trusted_until > now_ms)?;
+            Some((index, remembered.block_ends.saturating_sub(now_ms)))
+        })
     }
 
-    /// Remembers a block ending at `block_ends` for at most `trust_ms`.
+    /// Remembers a block ending at `block_ends` for at most `trust_ms`;
+    /// lapsed ones are dropped here, not on the request path.
     pub fn remember(&self, key: &str, now_ms: u64, block_ends: u64, trust_ms: u64) {
         let remembered = Remembered { block_ends, trusted_until: block_ends.min(now_ms + trust_ms) };
-        self.until.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key.to_owned(), remembered);
+        let mut until = self.until.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        until.retain(|_, kept| kept.trusted_until > now_ms);
+        until.insert(key.to_owned(), remembered);
     }
 
     pub fn forget(&self, key: &str) {

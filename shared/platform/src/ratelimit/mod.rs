@@ -20,7 +20,7 @@ mod twins;
 
 use std::sync::Arc;
 
-use tessera_core::ratelimit::{KeySpace, Policies, Quota, Target, Usage};
+use tessera_core::ratelimit::{Policies, Quota, Target, Usage};
 
 pub use admin::{Block, RuleStatus};
 pub use clock::Clock;
@@ -92,8 +92,6 @@ pub struct RateLimiter {
 }
 
 struct Inner {
-    policies: Arc<Policies>,
-    keys: KeySpace,
     store: RedisStore,
     local: LocalLimiter,
     blocks: BlockCache,
@@ -103,12 +101,6 @@ struct Inner {
     redis: Redis,
 }
 
-impl Inner {
-    async fn store_connection(&self) -> redis::RedisResult<crate::redis::RedisConnection> {
-        self.redis.connection().await
-    }
-}
-
 impl RateLimiter {
     pub fn new(config: &RateLimitConfig, redis: Redis, cluster: bool) -> Self {
         Self::with_clock(config, redis, cluster, Clock::System)
@@ -116,8 +108,6 @@ impl RateLimiter {
 
     pub fn with_clock(config: &RateLimitConfig, redis: Redis, cluster: bool, clock: Clock) -> Self {
         let inner = Inner {
-            policies: config.policies.clone(),
-            keys: config.keys.clone(),
             store: RedisStore::new(redis.clone(), cluster),
             redis,
             local: LocalLimiter::default(),
@@ -130,7 +120,7 @@ impl RateLimiter {
     }
 
     pub fn policies(&self) -> &Policies {
-        &self.inner.policies
+        &self.inner.config.policies
     }
 
     /// Whether Redis is currently bypassed.
@@ -142,7 +132,7 @@ impl RateLimiter {
     pub async fn check(&self, target: Target<'_>, who: &Requester) -> Decision {
         let inner = &*self.inner;
         let now = inner.clock.now_ms();
-        let plan = Plan::new(&inner.policies, &inner.keys, target, who);
+        let plan = Plan::new(&inner.config.policies, &inner.config.keys, target, who);
         if plan.rules.is_empty() {
             return Decision { allowed: true, blocked_ms: None, rules: Vec::new(), source: Source::Exempt };
         }
