@@ -56,6 +56,7 @@ async fn a_block_patch_reaches_the_stream_with_its_old_and_new_images() {
     let content = |image: &Option<std::collections::HashMap<String, AttributeValue>>| {
         image.as_ref().and_then(|i| i.get("content")).and_then(|c| c.as_s().ok()).cloned()
     };
-    assert_eq!(content(&change.old_image).as_deref(), Some("before"));
-    assert_eq!(content(&change.new_image).as_deref(), Some("after"));
+    // Block values are stored as JSON text.
+    assert_eq!(content(&change.old_image).as_deref(), Some(r#""before""#));
+    assert_eq!(content(&change.new_image).as_deref(), Some(r#""after""#));
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, BlockPatch, Field, Precondition, ProjectId, PropKey, SlideId};
 
+use super::block_item::{block_item, block_of, value_attribute};
 use super::items::{ConditionalUpdate, UpdateFailed};
 use super::keys::{block_sort_key, project_partition, slide_block_index_key};
 use super::{ContentStore, now};
@@ -69,7 +70,7 @@ impl ContentStore {
             updated_at: created,
             updated_by: actor.clone(),
         };
-        let mut item = Self::item_of(&block, project_partition(&block.project_id), block_sort_key(&block.id), "block")?;
+        let mut item = block_item(&block)?;
         item.insert("lsi1sk".into(), AttributeValue::S(slide_block_index_key(&block.slide_id, &block.id)));
         // Which write last set each field: see `patch_block`.
         item.insert(FIELD_WRITES.into(), AttributeValue::M(HashMap::new()));
@@ -80,7 +81,7 @@ impl ContentStore {
     /// Strongly consistent: a reader sees every acknowledged write.
     pub async fn get_block(&self, project: &ProjectId, block: &BlockId) -> anyhow::Result<Option<Block>> {
         let item = self.get(project_partition(project), block_sort_key(block)).await?;
-        item.map(|item| serde_dynamo::from_item(item).context("reading a stored block")).transpose()
+        item.map(block_of).transpose()
     }
 
     /// Deletes a block and returns it as it was; `None` when there was none.
@@ -99,7 +100,7 @@ impl ContentStore {
         match result {
             Ok(output) => {
                 let old = output.attributes.ok_or_else(|| anyhow!("deleting block {block}: no old image returned"))?;
-                Ok(Some(serde_dynamo::from_item(old).context("reading a deleted block")?))
+                Ok(Some(block_of(old).context("reading a deleted block")?))
             }
             Err(SdkError::ServiceError(failure)) if failure.err().is_conditional_check_failed_exception() => Ok(None),
             Err(err) => Err(anyhow!("deleting block {block}: {}", DisplayErrorContext(err))),
@@ -131,7 +132,7 @@ impl ContentStore {
             values: update.values,
         };
         match self.conditional_update(update).await {
-            Ok(item) => Ok(serde_dynamo::from_item(item).context("reading the patched block")?),
+            Ok(item) => Ok(block_of(item).context("reading the patched block")?),
             Err(UpdateFailed::Condition(old)) => rejection(patch, write_id, old),
             Err(UpdateFailed::Unexpected(error)) => Err(error.into()),
         }
@@ -151,7 +152,7 @@ fn rejection(
         writes.and_then(|w| w.get(&field.path())).and_then(|id| id.as_s().ok()).is_some_and(|id| id == write_id)
     };
     let already_committed = patch.touched().all(written_by_us);
-    let current: Block = serde_dynamo::from_item(item).context("reading the current block")?;
+    let current = block_of(item).context("reading the current block")?;
     if already_committed {
         return Ok(current);
     }
@@ -209,8 +210,7 @@ impl Update {
             match patch.set.get(field) {
                 Some(value) => {
                     let value_name = format!(":v{index}");
-                    let value = serde_dynamo::to_attribute_value(value).with_context(|| format!("storing {field}"))?;
-                    values.insert(value_name.clone(), value);
+                    values.insert(value_name.clone(), value_attribute(value));
                     set.push(format!("{target} = {value_name}"));
                 }
                 None => remove.push(target),

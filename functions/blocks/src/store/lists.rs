@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, ProjectId, SlideId};
 
+use super::block_item::block_of;
 use super::cursor::{self, BadCursor, Page};
 use super::items::{Item, key};
 use super::keys::{META, block_sort_key, project_partition, slide_blocks_prefix, user_projects_partition};
@@ -54,7 +55,7 @@ impl ContentStore {
             .await
             .map_err(|err| anyhow!("listing blocks of {slide}: {}", DisplayErrorContext(err)))?;
         Ok(Page {
-            items: parse_all(page.items.unwrap_or_default())?,
+            items: page.items.unwrap_or_default().into_iter().map(block_of).collect::<anyhow::Result<_>>()?,
             cursor: page.last_evaluated_key.map(|k| cursor::encode(&k)),
         })
     }
@@ -63,7 +64,7 @@ impl ContentStore {
     /// the keys DynamoDB leaves unprocessed. Missing ids are simply absent.
     pub async fn blocks_by_id(&self, project: &ProjectId, ids: &[BlockId]) -> anyhow::Result<Vec<Block>> {
         let keys = ids.iter().map(|id| key(project_partition(project), block_sort_key(id))).collect();
-        parse_all(self.batch_get(keys).await?)
+        self.batch_get(keys).await?.into_iter().map(block_of).collect()
     }
 
     /// The caller's projects, from their memberships (GSI1), `limit` at a time.

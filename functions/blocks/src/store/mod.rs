@@ -1,6 +1,7 @@
 //! The Content table: one partition per project (`PROJECT#<id>`), holding
 //! its meta, members, slides and blocks. All DynamoDB specifics live here.
 
+mod block_item;
 mod blocks;
 mod cursor;
 mod items;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::UserId;
 use tessera_core::content::{Block, ProjectId, ProjectRole, SlideId};
 
+use super::block_item::block_of;
 use super::items::entity;
 use super::{ContentStore, Member, Project, Slide};
 
@@ -74,7 +75,7 @@ impl ContentStore {
                 Some("project") => meta = Some(serde_dynamo::from_item(item).context("reading a project")?),
                 Some("member") => members.push(serde_dynamo::from_item(item).context("reading a member")?),
                 Some("slide") => slides.push(serde_dynamo::from_item(item).context("reading a slide")?),
-                Some("block") => blocks.push(serde_dynamo::from_item(item).context("reading a block")?),
+                Some("block") => blocks.push(block_of(item)?),
                 _ => {}
             }
         }
