@@ -2,7 +2,7 @@
 # Installs Tessera's development tools. Idempotent; run by `make test` and
 # `make dev`. Needs only Rust and Python 3 with pip.
 #   - <repo>/.venv with the pinned tools from infra/requirements-dev.txt
-#     (cargo-lambda, ziglang, moto server, cfn-lint)
+#     (cargo-lambda, ziglang, moto server, cfn-lint, schemathesis)
 #   - redis-server (tests start their own instances on free ports)
 #   - with TESSERA_BENCH=1 (make bench): Node.js and npm, for the rate-limit
 #     benchmark's peer (rate-limiter-flexible, which the benchmark installs)

@@ -37,19 +37,30 @@ impl RunningDevstack {
 /// The devstack of `tests/fixtures/template.yaml`.
 pub fn fixture_devstack() -> &'static RunningDevstack {
     static DEVSTACK: OnceLock<RunningDevstack> = OnceLock::new();
-    DEVSTACK.get_or_init(|| start(workspace_root().join("tests/fixtures/template.yaml"), "fixtures"))
+    DEVSTACK.get_or_init(|| start(workspace_root().join("tests/fixtures/template.yaml"), "fixtures", Vec::new()))
 }
 
 /// The devstack of the product's own `template.yaml`.
 pub fn product_devstack() -> &'static RunningDevstack {
     static DEVSTACK: OnceLock<RunningDevstack> = OnceLock::new();
-    DEVSTACK.get_or_init(|| start(workspace_root().join("template.yaml"), "product"))
+    DEVSTACK.get_or_init(|| start(workspace_root().join("template.yaml"), "product", Vec::new()))
 }
 
-fn start(template: PathBuf, name: &str) -> RunningDevstack {
+/// The product's devstack with every rate limit raised out of reach, for
+/// tests that send thousands of requests as one user.
+pub fn roomy_product_devstack() -> &'static RunningDevstack {
+    static DEVSTACK: OnceLock<RunningDevstack> = OnceLock::new();
+    DEVSTACK.get_or_init(|| {
+        let policies = tessera_testkit::rate_limits::roomy_policy_file().display().to_string();
+        let environment = vec![("RATE_LIMIT_POLICY_FILE".to_owned(), policies)];
+        start(workspace_root().join("template.yaml"), "roomy", environment)
+    })
+}
+
+fn start(template: PathBuf, name: &str, environment: Vec<(String, String)>) -> RunningDevstack {
     let stack_name = format!("e2e-{name}-{}", std::process::id());
     let log = std::env::temp_dir().join(format!("tessera-{stack_name}-functions.log"));
-    let options = Options { template, stack_name, watch_log: Some(log), ..Options::default() };
+    let options = Options { template, stack_name, watch_log: Some(log), environment, ..Options::default() };
     let (ready, started) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");

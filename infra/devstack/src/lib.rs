@@ -34,6 +34,9 @@ pub struct Options {
     pub websocket_port: u16,
     /// Where `cargo lambda watch` writes (function logs); `None` inherits.
     pub watch_log: Option<PathBuf>,
+    /// Set for every function, over the template's environment (a test's
+    /// own rate-limit policies, say).
+    pub environment: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -44,6 +47,7 @@ impl Default for Options {
             http_port: 0,
             websocket_port: 0,
             watch_log: None,
+            environment: Vec::new(),
         }
     }
 }
@@ -82,7 +86,7 @@ impl Devstack {
             println!("devstack: unsupported: {problem}");
         }
 
-        let watch = watch::Watch::start(&stack.name, &plan, services, options.watch_log.clone()).await?;
+        let watch = watch::Watch::start(&stack.name, &plan, services, &options).await?;
         let lambda = Lambda::new(&watch.endpoint);
         let tokens = jwt::DevTokens::for_authorizer(plan.http.jwt.as_ref());
         let stage = plan.websocket.as_ref().map(|ws| ws.stage.clone()).unwrap_or_default();

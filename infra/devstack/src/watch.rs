@@ -13,8 +13,8 @@ use tessera_testkit::services::{self, free_port};
 use tessera_testkit::workspace_root;
 use tokio::process::{Child, Command};
 
-use crate::FIRST_BUILD_PATIENCE;
 use crate::plan::Plan;
+use crate::{FIRST_BUILD_PATIENCE, Options};
 
 pub struct Watch {
     child: Child,
@@ -29,7 +29,7 @@ impl Watch {
         stack_name: &str,
         plan: &Plan,
         services: &LocalServices,
-        log: Option<PathBuf>,
+        options: &Options,
     ) -> anyhow::Result<Self> {
         let root = workspace_root();
         let binaries: Vec<&str> = plan.functions.values().map(|f| f.binary.as_str()).collect();
@@ -48,7 +48,7 @@ impl Watch {
         // One file per stack: a process may run several devstacks.
         let env_file = root.join(".devstack").join(format!("{stack_name}.env"));
         std::fs::create_dir_all(env_file.parent().expect("a parent"))?;
-        std::fs::write(&env_file, environment_file(plan, services)?)?;
+        std::fs::write(&env_file, environment_file(plan, services, &options.environment)?)?;
 
         let port = free_port()?;
         let mut command = Command::new("cargo");
@@ -63,8 +63,8 @@ impl Watch {
             .kill_on_drop(true)
             // Its own process group, so stopping it stops the functions it runs.
             .process_group(0);
-        if let Some(log) = log {
-            let file = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        if let Some(log) = &options.watch_log {
+            let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
             command.stdout(file.try_clone()?).stderr(file);
         }
         let child = command.spawn().context("starting `cargo lambda watch` (run `make install`)")?;
@@ -92,10 +92,10 @@ impl Drop for Watch {
     }
 }
 
-/// Every function's environment, plus what reaches the local services.
-/// `cargo lambda watch` takes one environment for all functions, so two
-/// functions may not give one variable different values.
-fn environment_file(plan: &Plan, services: &LocalServices) -> anyhow::Result<String> {
+/// Every function's environment, plus what reaches the local services and
+/// the caller's overrides. `cargo lambda watch` takes one environment for
+/// all functions, so two functions may not give one variable different values.
+fn environment_file(plan: &Plan, services: &LocalServices, overrides: &[(String, String)]) -> anyhow::Result<String> {
     let mut merged: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (id, function) in &plan.functions {
         for (name, value) in &function.environment {
@@ -107,7 +107,7 @@ fn environment_file(plan: &Plan, services: &LocalServices) -> anyhow::Result<Str
             merged.insert(name.clone(), (id.clone(), value.clone()));
         }
     }
-    for (name, value) in services.function_environment() {
+    for (name, value) in services.function_environment().into_iter().chain(overrides.iter().cloned()) {
         merged.insert(name, (String::new(), value));
     }
     Ok(merged.iter().map(|(name, (_, value))| format!("{name}={value}\n")).collect())

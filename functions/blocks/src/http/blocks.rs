@@ -8,7 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tessera_core::content::{Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId};
+use tessera_core::content::{
+    Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId, schema,
+};
 use tessera_core::events::Event;
 use tessera_platform::http::{ApiError, Caller, Json, Problem};
 use utoipa::ToSchema;
@@ -23,20 +25,30 @@ const MAX_PROPS: usize = 64;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBlock {
+    /// What the block is (`text`, `image`, `bullet-list`, ...).
     #[serde(rename = "type")]
+    #[schema(pattern = "^[a-z-]{1,32}$")]
     kind: String,
     #[serde(default)]
     content: Value,
     #[serde(default)]
-    #[schema(value_type = BTreeMap<String, Value>)]
+    #[schema(schema_with = new_block_props)]
     props: BTreeMap<PropKey, Value>,
+}
+
+fn new_block_props() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+    schema::keyed_values(schema::PROP_KEY_PATTERN, Some(MAX_PROPS))
 }
 
 /// Adds a block to a slide.
 #[utoipa::path(post, path = "/projects/{projectId}/slides/{slideId}/blocks", operation_id = "createBlock", tag = "blocks",
     params(("projectId" = String, Path, description = "The project's id (a ULID)"), ("slideId" = String, Path, description = "The slide's id (a ULID)")),
     request_body = CreateBlock,
-    responses((status = 201, body = Block, headers(("ETag" = String, description = "The block's version"))), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
+    responses((status = 201, body = Block, headers(("ETag" = String, description = "The block's version")), links(
+            ("getBlock" = (operation_id = "getBlock", parameters(("projectId" = "$request.path.projectId"), ("blockId" = "$response.body#/id")))),
+            ("patchBlock" = (operation_id = "patchBlock", parameters(("projectId" = "$request.path.projectId"), ("blockId" = "$response.body#/id")))),
+            ("deleteBlock" = (operation_id = "deleteBlock", parameters(("projectId" = "$request.path.projectId"), ("blockId" = "$response.body#/id"))))
+        )), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -200,6 +212,7 @@ pub async fn list_of_slide(
 #[serde(deny_unknown_fields)]
 pub struct BatchGet {
     /// 1 to 100 block ids.
+    #[schema(value_type = Vec<BlockId>, min_items = 1, max_items = 100)]
     ids: Vec<String>,
 }
 

@@ -12,7 +12,8 @@ const MAX_TITLE: usize = 200;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Titled {
-    /// 1 to 200 characters.
+    /// 1 to 200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
 }
 

@@ -14,7 +14,17 @@ use crate::store::{Page, Project, ProjectTree};
 
 #[utoipa::path(post, path = "/projects", operation_id = "createProject", tag = "projects",
     request_body = Titled,
-    responses((status = 201, body = Project), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest))))]
+    // Links: where a client (and the fuzzer's stateful phase) goes next with the new id.
+    responses((status = 201, body = Project, links(
+            ("getProjectTree" = (operation_id = "getProjectTree", parameters(("projectId" = "$response.body#/id")))),
+            ("updateProject" = (operation_id = "updateProject", parameters(("projectId" = "$response.body#/id")))),
+            ("deleteProject" = (operation_id = "deleteProject", parameters(("projectId" = "$response.body#/id")))),
+            ("createSlide" = (operation_id = "createSlide", parameters(("projectId" = "$response.body#/id")))),
+            ("listMembers" = (operation_id = "listMembers", parameters(("projectId" = "$response.body#/id")))),
+            ("putMember" = (operation_id = "putMember", parameters(("projectId" = "$response.body#/id")))),
+            ("removeMember" = (operation_id = "removeMember", parameters(("projectId" = "$response.body#/id")))),
+            ("batchGetBlocks" = (operation_id = "batchGetBlocks", parameters(("projectId" = "$response.body#/id"))))
+        )), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest))))]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,6 +69,7 @@ pub async fn list(
 pub struct UpdateProject {
     /// The project's version this rename is based on.
     version: u64,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     title: String,
 }
 

@@ -16,7 +16,12 @@ use crate::store::{Slide, SlideChanges};
 #[utoipa::path(post, path = "/projects/{projectId}/slides", operation_id = "createSlide", tag = "slides",
     params(("projectId" = String, Path, description = "The project's id (a ULID)")),
     request_body = Titled,
-    responses((status = 201, body = Slide), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
+    responses((status = 201, body = Slide, links(
+            ("createBlock" = (operation_id = "createBlock", parameters(("projectId" = "$request.path.projectId"), ("slideId" = "$response.body#/id")))),
+            ("listSlideBlocks" = (operation_id = "listSlideBlocks", parameters(("projectId" = "$request.path.projectId"), ("slideId" = "$response.body#/id")))),
+            ("updateSlide" = (operation_id = "updateSlide", parameters(("projectId" = "$request.path.projectId"), ("slideId" = "$response.body#/id")))),
+            ("deleteSlide" = (operation_id = "deleteSlide", parameters(("projectId" = "$request.path.projectId"), ("slideId" = "$response.body#/id"))))
+        )), (status = 400, response = inline(tessera_platform::http::openapi::BadRequest)), (status = 403, response = inline(tessera_platform::http::openapi::Forbidden)), (status = 404, response = inline(tessera_platform::http::openapi::NotFound))))]
 pub async fn create_slide(
     State(state): State<AppState>,
     caller: Caller,
@@ -36,9 +41,11 @@ pub async fn create_slide(
 pub struct UpdateSlide {
     /// The slide's version this update is based on (whole-item condition).
     version: u64,
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     title: Option<String>,
     /// Absent: no move; `null`: first; an id: right after that slide.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<SlideId>)]
     after: Option<Option<String>>,
 }
 

@@ -85,7 +85,7 @@ pub struct Block {
     #[serde(rename = "type")]
     pub kind: String,
     pub content: Value,
-    #[schema(value_type = BTreeMap<String, Value>)]
+    #[schema(schema_with = super::schema::props)]
     pub props: BTreeMap<PropKey, Value>,
     pub version: u64,
     /// For each field path, the version that last changed it.

@@ -5,6 +5,7 @@ pub mod ids;
 pub mod patch;
 pub mod position;
 pub mod role;
+pub mod schema;
 
 pub use block::{Block, Field, PropKey};
 pub use ids::{BlockId, InvalidId, ProjectId, SlideId};

@@ -18,8 +18,10 @@ pub const MAX_FIELDS: usize = 64;
 pub struct PatchRequest {
     pub base_version: Option<u64>,
     #[serde(default)]
+    #[schema(schema_with = super::schema::field_values)]
     pub set: BTreeMap<String, Value>,
     #[serde(default)]
+    #[schema(schema_with = super::schema::field_paths)]
     pub unset: Vec<String>,
     #[serde(default)]
     pub overwrite: bool,
