@@ -39,14 +39,13 @@ pub async fn authorize(
 }
 
 fn allow(identity: &Identity, resource: String) -> ApiGatewayCustomAuthorizerResponse {
-    let roles: Vec<String> = identity.roles.iter().filter_map(|r| json!(r).as_str().map(str::to_owned)).collect();
     let mut answer = answer(IamPolicyEffect::Allow, resource);
     answer.principal_id = Some(identity.user_id.as_str().to_owned());
     // API Gateway passes on strings, numbers and booleans only.
     answer.context = json!({
         "userId": identity.user_id.as_str(),
-        "tier": json!(identity.tier),
-        "roles": roles.join(","),
+        "tier": identity.tier.as_str(),
+        "roles": identity.roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join(","),
     });
     answer
 }

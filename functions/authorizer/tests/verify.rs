@@ -70,11 +70,17 @@ async fn verifier(issuer: &Issuer, refetch_pause: Duration) -> Verifier {
     Verifier::new(ISSUER, vec!["tessera".into()], Keys::Issuer(jwks))
 }
 
-#[tokio::test]
-async fn a_token_signed_by_the_issuer_gives_its_identity_and_the_key_set_is_fetched_once() {
+/// An issuer publishing key `a`, and a verifier that never refetches.
+async fn issuer_of_a() -> (Issuer, Verifier) {
     let issuer = Issuer::default();
     issuer.publish("a");
     let verifier = verifier(&issuer, Duration::from_secs(3600)).await;
+    (issuer, verifier)
+}
+
+#[tokio::test]
+async fn a_token_signed_by_the_issuer_gives_its_identity_and_the_key_set_is_fetched_once() {
+    let (issuer, verifier) = issuer_of_a().await;
 
     let first = verifier.verify(&signed("a", &claims())).await.unwrap();
     let second =
@@ -107,9 +113,7 @@ async fn a_rotated_key_is_fetched_on_first_sight_and_made_up_kids_do_not_hammer_
 
 #[tokio::test]
 async fn expired_early_foreign_and_misaddressed_tokens_are_refused() {
-    let issuer = Issuer::default();
-    issuer.publish("a");
-    let verifier = verifier(&issuer, Duration::from_secs(3600)).await;
+    let (_issuer, verifier) = issuer_of_a().await;
     let with = |name: &str, value: Value| {
         let mut claims = claims();
         claims[name] = value;
@@ -130,9 +134,7 @@ async fn expired_early_foreign_and_misaddressed_tokens_are_refused() {
 
 #[tokio::test]
 async fn only_the_pinned_algorithm_is_accepted() {
-    let issuer = Issuer::default();
-    issuer.publish("a");
-    let verifier = verifier(&issuer, Duration::from_secs(3600)).await;
+    let (_issuer, verifier) = issuer_of_a().await;
     // Signed with the public key's text as an HMAC secret: the classic
     // algorithm confusion.
     let mut header = Header::new(Algorithm::HS256);

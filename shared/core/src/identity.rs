@@ -74,6 +74,17 @@ pub enum Tier {
     Enterprise,
 }
 
+impl Tier {
+    /// The name `from_str` reads (and the `tier` claim carries).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Pro => "pro",
+            Self::Enterprise => "enterprise",
+        }
+    }
+}
+
 impl FromStr for Tier {
     type Err = IdentityError;
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
@@ -94,6 +105,13 @@ pub enum Role {
 }
 
 impl Role {
+    /// The name `parse` reads.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+        }
+    }
+
     /// Unknown role names are ignored, not errors: an identity provider may
     /// carry roles meant for other systems.
     fn parse(raw: &str) -> Option<Self> {
@@ -184,6 +202,14 @@ mod tests {
         assert_eq!(claims("al\nice", None, None), Err(IdentityError::BadSubject));
         let long = "a".repeat(UserId::MAX_LEN + 1);
         assert_eq!(claims(&long, None, None), Err(IdentityError::BadSubject));
+    }
+
+    #[test]
+    fn tier_and_role_names_read_back_as_themselves() {
+        for tier in [Tier::Free, Tier::Pro, Tier::Enterprise] {
+            assert_eq!(tier.as_str().parse::<Tier>().unwrap(), tier);
+        }
+        assert_eq!(Role::parse(Role::Admin.as_str()), Some(Role::Admin));
     }
 
     #[test]

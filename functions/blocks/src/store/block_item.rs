@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use anyhow::{Context as _, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use tessera_core::content::Block;
+use tessera_core::content::{Block, PropKey};
 
 use super::ContentStore;
 use super::items::Item;
@@ -47,7 +47,7 @@ pub(super) fn block_of(mut item: Item) -> anyhow::Result<Block> {
     block.content = content;
     for (key, value) in props {
         let parsed = value_of(&value).with_context(|| format!("reading prop {key}"))?;
-        let key = serde_json::from_value(Value::String(key)).context("reading a prop key")?;
+        let key = PropKey::parse(&key).ok_or_else(|| anyhow!("a stored prop key `{key}` is not valid"))?;
         block.props.insert(key, parsed);
     }
     Ok(block)
@@ -62,7 +62,7 @@ fn value_of(attribute: &AttributeValue) -> anyhow::Result<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use tessera_core::content::{BlockId, ProjectId, PropKey, SlideId};
+    use tessera_core::content::{BlockId, ProjectId, SlideId};
     use tessera_core::identity::UserId;
 
     fn block(content: Value, props: &[(&str, Value)]) -> Block {
