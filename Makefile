@@ -55,8 +55,9 @@ build: install
 bench:
 	@TESSERA_BENCH=1 bash infra/install.sh
 	cargo build --release --bin cold-start --bin hello-lambda --bin gateway-overhead --bin blocks-bench \
-		--bin ratelimit-bench $(addprefix --bin ,$(FUNCTIONS))
+		--bin ratelimit-bench --bin fanout-bench $(addprefix --bin ,$(FUNCTIONS))
 	./target/release/cold-start
 	./target/release/gateway-overhead
 	MOTO_IDLE=1 ./target/release/blocks-bench
 	./target/release/ratelimit-bench
+	./target/release/fanout-bench

@@ -12,6 +12,8 @@ use tessera_devstack::{Devstack, Options};
 use tessera_testkit::Stack;
 use tessera_testkit::workspace_root;
 
+pub mod collab;
+
 /// What tests see of a running devstack.
 pub struct RunningDevstack {
     pub http_url: String,

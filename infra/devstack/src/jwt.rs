@@ -12,6 +12,12 @@ use crate::plan::JwtAuthorizer;
 /// Local only: a token signed with it is worthless anywhere else.
 const DEV_SIGNING_KEY: &[u8] = b"tessera-devstack-local-signing-key";
 
+/// What functions that verify tokens themselves (the WebSocket authorizer)
+/// are given instead of the issuer's keys: the variable and its value.
+pub fn function_environment() -> (String, String) {
+    ("DEV_JWT_SIGNING_KEY".into(), String::from_utf8_lossy(DEV_SIGNING_KEY).into_owned())
+}
+
 #[derive(Debug, Clone)]
 pub struct DevTokens {
     issuer: String,

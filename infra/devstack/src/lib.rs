@@ -37,6 +37,8 @@ pub struct Options {
     /// Set for every function, over the template's environment (a test's
     /// own rate-limit policies, say).
     pub environment: Vec<(String, String)>,
+    /// Runs the functions' release builds (benchmarks), not debug builds.
+    pub release: bool,
 }
 
 impl Default for Options {
@@ -48,6 +50,7 @@ impl Default for Options {
             websocket_port: 0,
             watch_log: None,
             environment: Vec::new(),
+            release: false,
         }
     }
 }

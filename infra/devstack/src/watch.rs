@@ -36,6 +36,9 @@ impl Watch {
         println!("devstack: building {} (the first build can take a few minutes) ...", binaries.join(", "));
         let mut build = Command::new("cargo");
         build.arg("build").current_dir(&root);
+        if options.release {
+            build.arg("--release");
+        }
         for binary in &binaries {
             build.args(["--bin", binary]);
         }
@@ -56,6 +59,7 @@ impl Watch {
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
             // Lambda runs concurrent requests in separate instances; so does the devstack.
             .args(["--concurrency", &instances_per_function(plan).to_string()])
+            .args(options.release.then_some("--release"))
             .arg("--env-file")
             .arg(&env_file)
             .current_dir(&root)
@@ -107,7 +111,8 @@ fn environment_file(plan: &Plan, services: &LocalServices, overrides: &[(String,
             merged.insert(name.clone(), (id.clone(), value.clone()));
         }
     }
-    for (name, value) in services.function_environment().into_iter().chain(overrides.iter().cloned()) {
+    let local = services.function_environment().into_iter().chain([crate::jwt::function_environment()]);
+    for (name, value) in local.chain(overrides.iter().cloned()) {
         merged.insert(name, (String::new(), value));
     }
     Ok(merged.iter().map(|(name, (_, value))| format!("{name}={value}\n")).collect())

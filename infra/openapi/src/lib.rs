@@ -14,7 +14,12 @@ pub const PATH: &str = "openapi.json";
 /// The document, from the code.
 pub fn document() -> Value {
     let mut api = OpenApi::default();
-    for part in [tessera_health::openapi(), tessera_blocks::openapi(), tessera_ratelimit::openapi()] {
+    for part in [
+        tessera_health::openapi(),
+        tessera_blocks::openapi(),
+        tessera_ratelimit::openapi(),
+        tessera_notifications::inbox::openapi(),
+    ] {
         api.merge(part);
     }
     api.info = InfoBuilder::new()

@@ -4,10 +4,12 @@
 //! declares: a route cannot be added without deciding who may call it.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use tessera_notifications::inbox::{InboxConfig, InboxStore, Notification};
 use tessera_platform::aws::Aws;
 use tessera_platform::config::Vars;
 use tessera_testkit::rate_limits::roomy_policy_file;
@@ -86,12 +88,19 @@ const MATRIX: &[Row] = &[
         || json!({"baseVersion": 1, "set": {"content": "Edited"}}),
     ),
     row("DELETE", "/projects/{projectId}/blocks/{blockId}", [204, 204, 403, 404, 404]),
+    // Everyone has an inbox of their own; the fixture's notification is the owner's.
+    row("GET", "/notifications", [200, 200, 200, 200, 200]),
+    row("GET", "/notifications/unread-count", [200, 200, 200, 200, 200]),
+    row("POST", "/notifications/read-all", [200, 200, 200, 200, 200]),
+    row("POST", "/notifications/{notificationId}/read", [200, 404, 404, 404, 404]),
 ];
 
 struct Routers {
     health: Router,
     blocks: Router,
     ratelimit: Router,
+    inbox: Router,
+    inbox_store: InboxStore,
 }
 
 impl Routers {
@@ -105,7 +114,10 @@ impl Routers {
         let health = tessera_health::Config::from_vars(&env("HealthFunction")).unwrap();
         let blocks = tessera_blocks::Config::from_vars(&env("BlocksFunction")).unwrap();
         let ratelimit = tessera_ratelimit::Config::from_vars(&env("RateLimitFunction")).unwrap();
+        let inbox = InboxConfig::from_vars(&env("NotificationsApiFunction")).unwrap();
         Self {
+            inbox: tessera_notifications::inbox::router(aws.clone(), &inbox).unwrap(),
+            inbox_store: InboxStore::new(aws.clone(), &inbox.inbox_table),
             health: tessera_health::router(tessera_health::HealthState::new(&health, &aws).unwrap()),
             blocks: tessera_blocks::router(tessera_blocks::AppState::new(aws.clone(), &blocks).unwrap(), &blocks),
             ratelimit: tessera_ratelimit::router(&ratelimit).unwrap(),
@@ -117,6 +129,8 @@ impl Routers {
             &self.health
         } else if path.starts_with("/rate-limits") || path.starts_with("/admin") {
             &self.ratelimit
+        } else if path.starts_with("/notifications") {
+            &self.inbox
         } else {
             &self.blocks
         };
@@ -132,11 +146,13 @@ impl Routers {
     }
 }
 
-/// A project owned by `owner` with an editor, a viewer, a slide and a block.
+/// A project owned by `owner` with an editor, a viewer, a slide and a
+/// block; and a notification in the owner's inbox.
 struct Fixture {
     project: String,
     slide: String,
     block: String,
+    notification: String,
 }
 
 impl Fixture {
@@ -154,7 +170,11 @@ impl Fixture {
         let path = format!("/projects/{project}/slides/{slide}/blocks");
         let (_, block) = routers.call("owner", "POST", &path, Some(json!({"type": "text", "content": "Hello"}))).await;
         let block = block["id"].as_str().unwrap().to_owned();
-        Self { project, slide, block }
+        let event = json!({"type": "member.added", "projectId": project, "userId": "owner", "role": "owner"});
+        let owner = tessera_core::UserId::parse("owner").unwrap();
+        let notification = Notification::new(owner, event, &project, time::OffsetDateTime::now_utc());
+        routers.inbox_store.deliver(&notification, Duration::from_secs(3600)).await.unwrap();
+        Self { project, slide, block, notification: notification.id.to_string() }
     }
 
     fn path(&self, template: &str) -> String {
@@ -163,6 +183,7 @@ impl Fixture {
             .replace("{slideId}", &self.slide)
             .replace("{blockId}", &self.block)
             .replace("{userId}", "viewer")
+            .replace("{notificationId}", &self.notification)
             .replace("{scope}/{key}", "user/someone")
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod cursor;
 pub mod http;
 pub mod ratelimit;
 pub mod redis;

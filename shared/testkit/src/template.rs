@@ -247,8 +247,12 @@ impl Resolver<'_> {
                 let (separator, items) = parts
                     .and_then(|p| Some((p[0].as_str()?, self.resolve(&p[1]).ok()?)))
                     .ok_or_else(|| ResolveError::Unsupported(format!("!Join {arg:?}")))?;
-                let items = items.as_sequence().cloned().unwrap_or_default();
-                let strings: Vec<String> = items.iter().filter_map(scalar_string).collect();
+                // `!Ref` of a CommaDelimitedList parameter is a list; its
+                // default is known here as the comma-separated text.
+                let strings: Vec<String> = match &items {
+                    Value::String(list) => list.split(',').map(|item| item.trim().to_owned()).collect(),
+                    other => other.as_sequence().into_iter().flatten().filter_map(scalar_string).collect(),
+                };
                 Ok(Value::String(strings.join(separator)))
             }
             other => Err(ResolveError::Unsupported(format!("!{other}"))),
@@ -359,6 +363,7 @@ Resources:
           DLQ_ARN: {"Fn::GetAtt": [Dlq, Arn]}
           SHARED: own
           JOINED: !Join [":", [!Ref Stage, x]]
+          AUDIENCES: !Join [" ", !Ref Audience]
           LITERAL: !Sub "${!NotMe}-${Dlq.Arn}"
 "#;
 
@@ -396,6 +401,7 @@ Resources:
         assert_eq!(env["DLQ_ARN"], "arn:aws:sqs:us-east-1:0:s1-dlq");
         assert_eq!(env["SHARED"], "own", "the function's variables win over Globals");
         assert_eq!(env["JOINED"], "dev:x");
+        assert_eq!(env["AUDIENCES"], "a b");
         assert_eq!(env["LITERAL"], "${NotMe}-arn:aws:sqs:us-east-1:0:s1-dlq");
     }
 

@@ -11,11 +11,11 @@ use tessera_core::UserId;
 use tessera_core::content::{Block, BlockId, ProjectId, SlideId};
 
 use super::block_item::block_of;
-use super::cursor::{self, BadCursor, Page};
 use super::items::{Item, key};
 use super::keys::{META, block_sort_key, project_partition, slide_blocks_prefix, user_projects_partition};
 use super::projects::Member;
 use super::{ContentStore, Project};
+use tessera_platform::cursor::{self, BadCursor, Page};
 
 /// BatchGetItem's most keys per call.
 pub const BATCH_GET_LIMIT: usize = 100;

@@ -3,7 +3,6 @@
 
 mod block_item;
 mod blocks;
-mod cursor;
 mod items;
 mod keys;
 mod lists;
@@ -13,11 +12,11 @@ mod slides;
 mod tree;
 
 pub use blocks::{NewBlock, PatchRejected};
-pub use cursor::{BadCursor, Page};
 pub use keys::project_of_meta;
 pub use lists::{BATCH_GET_LIMIT, ListError};
 pub use projects::{Member, Project};
 pub use slides::{Slide, SlideChanges};
+pub use tessera_platform::cursor::{BadCursor, Page};
 pub use tree::{ProjectImage, ProjectTree, SlideTree};
 
 use tessera_platform::aws::Aws;

@@ -63,7 +63,13 @@ pub async fn connect(
             None => return refusal(StatusCode::BAD_GATEWAY),
         }
         // The function chooses among the client's subprotocols, if it offered any.
-        subprotocol = answer.pointer("/headers/Sec-WebSocket-Protocol").and_then(Value::as_str).map(str::to_owned);
+        // Header names are case-insensitive (`http::HeaderMap` sends them lower case).
+        subprotocol = answer
+            .get("headers")
+            .and_then(Value::as_object)
+            .and_then(|headers| headers.iter().find(|(name, _)| name.eq_ignore_ascii_case("sec-websocket-protocol")))
+            .and_then(|(_, value)| value.as_str())
+            .map(str::to_owned);
     }
 
     let (outbox, outgoing) = mpsc::channel(OUTBOX_CAPACITY);

@@ -68,6 +68,10 @@ ulid_id!(
     /// A block on a slide.
     BlockId
 );
+ulid_id!(
+    /// A notification in someone's inbox.
+    NotificationId
+);
 
 #[cfg(test)]
 mod tests {

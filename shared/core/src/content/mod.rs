@@ -8,6 +8,6 @@ pub mod role;
 pub mod schema;
 
 pub use block::{Block, Field, PropKey};
-pub use ids::{BlockId, InvalidId, ProjectId, SlideId};
+pub use ids::{BlockId, InvalidId, NotificationId, ProjectId, SlideId};
 pub use patch::{BlockPatch, PatchError, PatchRequest, Precondition};
 pub use role::ProjectRole;

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::items::Item;
+type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the cursor is not one this list gave")]

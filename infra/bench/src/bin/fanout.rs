@@ -1,0 +1,191 @@
+//! Fan-out: one edit delivered to 100, 1,000 and 5,000 subscribed sockets
+//! through the devstack (real gateway, release builds of the functions,
+//! moto, redis-server). For each size: the time from the PATCH to the
+//! first and to the last delivery, deliveries per second over the spread
+//! between them, and the fan-out function's own duration (from its log).
+//! Usage: `fanout-bench`; `BENCH_SOCKETS` (default `100,1000,5000`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use futures_util::{SinkExt as _, StreamExt as _, stream};
+use serde_json::{Value, json};
+use tessera_devstack::{Devstack, Options};
+use tokio::sync::Barrier;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Sockets opened and subscribed at once while preparing a round.
+const SETUP_CONCURRENCY: usize = 48;
+const PATIENCE: Duration = Duration::from_secs(120);
+
+struct Round {
+    sockets: usize,
+    first_ms: f64,
+    last_ms: f64,
+    function_ms: Option<f64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    raise_file_limit();
+    let sizes: Vec<usize> = std::env::var("BENCH_SOCKETS")
+        .unwrap_or_else(|_| "100,1000,5000".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    let log = std::env::temp_dir().join("tessera-fanout-bench-functions.log");
+    let policies = tessera_testkit::rate_limits::roomy_policy_file().display().to_string();
+    let options = Options {
+        stack_name: "fanout-bench".into(),
+        watch_log: Some(log.clone()),
+        environment: vec![("RATE_LIMIT_POLICY_FILE".into(), policies), ("AWS_LAMBDA_LOG_FORMAT".into(), "json".into())],
+        release: true,
+        ..Options::default()
+    };
+    let devstack = Devstack::start(options).await.context("starting the devstack")?;
+    let http = reqwest::Client::new();
+    let token = devstack.tokens.issue("bench-owner", "enterprise", &[], Duration::from_secs(3600));
+    let (project, block) = project_with_block(&http, &devstack.http_url, &token).await?;
+
+    let mut rounds = Vec::new();
+    for (round, &size) in sizes.iter().enumerate() {
+        let url = format!("{}?token={token}", devstack.websocket_url);
+        let sockets = open_subscribed(&url, &project, size).await?;
+        let before = std::fs::read_to_string(&log).unwrap_or_default().len();
+        let barrier = Arc::new(Barrier::new(size + 1));
+        let readers: Vec<_> = sockets
+            .into_iter()
+            .map(|socket| {
+                let barrier = barrier.clone();
+                tokio::spawn(async move { await_update(socket, barrier).await })
+            })
+            .collect();
+        barrier.wait().await;
+        let sent = Instant::now();
+        let patch = json!({"baseVersion": round as u64 + 1, "set": {"content": format!("round {round}")}});
+        let response = http
+            .patch(format!("{}/projects/{project}/blocks/{block}", devstack.http_url))
+            .bearer_auth(&token)
+            .json(&patch)
+            .send()
+            .await?;
+        ensure!(response.status().is_success(), "the PATCH answered {}", response.status());
+        let mut arrivals = Vec::with_capacity(size);
+        for reader in readers {
+            arrivals.push(reader.await??.duration_since(sent).as_secs_f64() * 1000.0);
+        }
+        arrivals.sort_by(f64::total_cmp);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let function_ms = function_duration(&std::fs::read_to_string(&log).unwrap_or_default()[before..], size);
+        rounds.push(Round { sockets: size, first_ms: arrivals[0], last_ms: arrivals[size - 1], function_ms });
+    }
+
+    println!("fan-out: one block.updated to every subscribed socket, through the devstack (release functions)");
+    println!(
+        "{:>8} {:>16} {:>16} {:>16} {:>18}",
+        "sockets", "first (ms)", "last (ms)", "deliveries/s", "fan-out fn (ms)"
+    );
+    for r in &rounds {
+        let spread = (r.last_ms - r.first_ms).max(1.0);
+        let function = r.function_ms.map_or("-".into(), |ms| format!("{ms:.0}"));
+        println!(
+            "{:>8} {:>16.0} {:>16.0} {:>16.0} {:>18}",
+            r.sockets,
+            r.first_ms,
+            r.last_ms,
+            r.sockets as f64 / (spread / 1000.0),
+            function
+        );
+    }
+    println!(
+        "first/last: from sending the PATCH (the stream poller's wait included); deliveries/s: sockets / (last - first)"
+    );
+    Ok(())
+}
+
+async fn project_with_block(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<(String, String)> {
+    let post = |path: String, body: Value| http.post(format!("{base}{path}")).bearer_auth(token).json(&body).send();
+    let project: Value = post("/projects".into(), json!({"title": "Bench"})).await?.json().await?;
+    let project = project["id"].as_str().context("a project id")?.to_owned();
+    let slide: Value = post(format!("/projects/{project}/slides"), json!({"title": "One"})).await?.json().await?;
+    let slide = slide["id"].as_str().context("a slide id")?;
+    let block: Value =
+        post(format!("/projects/{project}/slides/{slide}/blocks"), json!({"type": "text", "content": ""}))
+            .await?
+            .json()
+            .await?;
+    Ok((project, block["id"].as_str().context("a block id")?.to_owned()))
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open_subscribed(url: &str, project: &str, count: usize) -> anyhow::Result<Vec<Socket>> {
+    let subscribe = json!({"action": "subscribe", "projectId": project}).to_string();
+    let opened: Vec<anyhow::Result<Socket>> = stream::iter(0..count)
+        .map(|_| {
+            let subscribe = subscribe.clone();
+            async move {
+                let (mut socket, _) = connect_async(url).await?;
+                socket.send(Message::text(subscribe)).await?;
+                loop {
+                    match tokio::time::timeout(PATIENCE, socket.next()).await? {
+                        Some(Ok(Message::Text(text))) if text.contains("\"subscribed\"") => return Ok(socket),
+                        Some(Ok(Message::Text(text))) if text.contains("\"error\"") => bail!("subscribe: {text}"),
+                        Some(Ok(_)) => continue,
+                        other => bail!("the socket ended while subscribing: {other:?}"),
+                    }
+                }
+            }
+        })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await;
+    opened.into_iter().collect()
+}
+
+/// When this socket saw the block's update.
+async fn await_update(mut socket: Socket, barrier: Arc<Barrier>) -> anyhow::Result<Instant> {
+    barrier.wait().await;
+    loop {
+        match tokio::time::timeout(PATIENCE, socket.next()).await? {
+            Some(Ok(Message::Text(text))) if text.contains("\"block.updated\"") => {
+                let at = Instant::now();
+                // Closed in the background: the next round starts from zero sockets.
+                tokio::spawn(async move { socket.close(None).await });
+                return Ok(at);
+            }
+            Some(Ok(_)) => continue,
+            other => bail!("the socket ended before the update: {other:?}"),
+        }
+    }
+}
+
+/// The fan-out's own duration for the event sent to `sockets`, from its
+/// JSON log line (`"message":"fanned out"`, `sent`, `elapsed_ms`).
+fn function_duration(log: &str, sockets: usize) -> Option<f64> {
+    log.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<Value>(&line[line.find('{')?..]).ok())
+        .filter(|entry| entry.to_string().contains("fanned out"))
+        .filter(|entry| find(entry, "sent").and_then(Value::as_u64) == Some(sockets as u64))
+        .find_map(|entry| find(&entry, "elapsed_ms").and_then(Value::as_f64))
+}
+
+/// A field anywhere in a log entry (top level or under `fields`).
+fn find<'a>(entry: &'a Value, name: &str) -> Option<&'a Value> {
+    entry.get(name).or_else(|| entry.get("fields")?.get(name))
+}
+
+/// Thousands of sockets need thousands of file descriptors, on both ends.
+fn raise_file_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain libc calls on a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
