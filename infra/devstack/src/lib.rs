@@ -37,7 +37,7 @@ pub struct Options {
     /// Set for every function, over the template's environment (a test's
     /// own rate-limit policies, say).
     pub environment: Vec<(String, String)>,
-    /// Runs the functions' release builds (benchmarks), not debug builds.
+    /// Runs the functions' release builds, not reloaded on edits (benchmarks).
     pub release: bool,
 }
 

@@ -59,7 +59,8 @@ impl Watch {
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", &port.to_string()])
             // Lambda runs concurrent requests in separate instances; so does the devstack.
             .args(["--concurrency", &instances_per_function(plan).to_string()])
-            .args(options.release.then_some("--release"))
+            // A benchmark measures the build it started with: no reload on edits.
+            .args(options.release.then_some(["--release", "--ignore-changes"]).into_iter().flatten())
             .arg("--env-file")
             .arg(&env_file)
             .current_dir(&root)

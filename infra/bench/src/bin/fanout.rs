@@ -3,7 +3,8 @@
 //! moto, redis-server). For each size: the time from the PATCH to the
 //! first and to the last delivery, deliveries per second over the spread
 //! between them, and the fan-out function's own duration (from its log).
-//! Usage: `fanout-bench`; `BENCH_SOCKETS` (default `100,1000,5000`).
+//! Usage: `fanout-bench`; `BENCH_SOCKETS` (default `100,1000,5000`);
+//! `BENCH_DEBUG=1` runs the functions' debug builds (quicker to build).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         stack_name: "fanout-bench".into(),
         watch_log: Some(log.clone()),
         environment: vec![("RATE_LIMIT_POLICY_FILE".into(), policies), ("AWS_LAMBDA_LOG_FORMAT".into(), "json".into())],
-        release: true,
+        release: std::env::var_os("BENCH_DEBUG").is_none(),
         ..Options::default()
     };
     let devstack = Devstack::start(options).await.context("starting the devstack")?;
@@ -82,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
         rounds.push(Round { sockets: size, first_ms: arrivals[0], last_ms: arrivals[size - 1], function_ms });
     }
 
-    println!("fan-out: one block.updated to every subscribed socket, through the devstack (release functions)");
+    let build = if std::env::var_os("BENCH_DEBUG").is_some() { "debug" } else { "release" };
+    println!("fan-out: one block.updated to every subscribed socket, through the devstack ({build} functions)");
     println!(
         "{:>8} {:>16} {:>16} {:>16} {:>18}",
         "sockets", "first (ms)", "last (ms)", "deliveries/s", "fan-out fn (ms)"
