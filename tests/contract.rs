@@ -79,6 +79,9 @@ struct Project {
     block: String,
     spare_slide: String,
     spare_block: String,
+    /// The run's user was told in their inbox they were added: its id lets
+    /// `markNotificationRead` reach a notification of theirs (200).
+    notification: Option<String>,
 }
 
 impl Project {
@@ -103,18 +106,27 @@ impl Project {
         let blocks = format!("/projects/{id}/slides/{slide}/blocks");
         let block = lead.created(&blocks, json!({"type": "text", "content": "Hello", "props": {"color": "red"}})).await;
         let spare_block = lead.created(&blocks, json!({"type": "text", "content": "Spare"})).await;
-        Self { id, slide, block, spare_slide, spare_block }
+        let notification = match role {
+            Some(_) => Some(Caller { devstack, token: token(devstack, user, &[]) }.told_of_membership(&id).await),
+            None => None,
+        };
+        Self { id, slide, block, spare_slide, spare_block, notification }
     }
 
-    /// Schemathesis configuration that pins the path ids to this project's.
+    /// Schemathesis configuration that pins the path ids to this project's
+    /// (and the notification to the run's user's own).
     fn pinned_ids(&self) -> String {
+        let notification = match &self.notification {
+            Some(id) => format!("\"path.notificationId\" = \"{id}\"\n"),
+            None => String::new(),
+        };
         format!(
             r#"
 [parameters]
 "path.projectId" = "{project}"
 "path.slideId" = "{slide}"
 "path.blockId" = "{block}"
-
+{notification}
 [[operations]]
 include-operation-id = "deleteSlide"
 parameters = {{ "path.slideId" = "{spare_slide}" }}
@@ -148,6 +160,33 @@ impl Caller<'_> {
             .unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The id of the `member.added` notification for `project` in the
+    /// caller's inbox, once the fan-out has put it there (it follows the
+    /// Content table's stream, so it lands a moment after the write).
+    async fn told_of_membership(&self, project: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = reqwest::Client::new()
+                .get(format!("{}/notifications", self.devstack.http_url))
+                .bearer_auth(&self.token)
+                .send()
+                .await
+                .unwrap();
+            let inbox: Value = response.json().await.unwrap_or(Value::Null);
+            let told = inbox["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|n| n["type"] == "member.added" && n["projectId"] == project)
+                .and_then(|n| n["id"].as_str());
+            if let Some(id) = told {
+                return id.to_owned();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no member.added for {project} in the inbox: {inbox}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// POSTs `body` and returns the new item's id.

@@ -87,7 +87,13 @@ impl Fanout {
         let mut response = DynamoDbEventResponse::default();
         for record in &event.records {
             let Some(outgoing) = changes::outgoing(record) else { continue };
-            if let Err(error) = Box::pin(self.deliver(&outgoing, &record.event_id)).await {
+            if let Err(error) = Box::pin(self.deliver(
+                &outgoing,
+                &record.event_id,
+                at_millis(record.change.approximate_creation_date_time.timestamp_millis()),
+            ))
+            .await
+            {
                 tracing::error!(error = format!("{error:#}"), "a change could not be delivered; retrying");
                 let mut failure = DynamoDbBatchItemFailure::default();
                 failure.item_identifier = record.change.sequence_number.clone();
@@ -123,13 +129,15 @@ impl Fanout {
                 unsubscribe: None,
             },
         };
-        self.deliver(&outgoing, message.message_id.as_deref().unwrap_or_default()).await?;
+        let sent = message.attributes.get("SentTimestamp").and_then(|ms| ms.parse().ok()).unwrap_or_default();
+        self.deliver(&outgoing, message.message_id.as_deref().unwrap_or_default(), at_millis(sent)).await?;
         Ok(())
     }
 
-    /// Posts to the channel, then the inboxes; `source` makes inbox writes
-    /// idempotent across retries.
-    pub async fn deliver(&self, outgoing: &Outgoing, source: &str) -> anyhow::Result<Delivered> {
+    /// Posts to the channel, then the inboxes. `source` (the record's or
+    /// message's id) and `at` (when the event happened) are the same on every
+    /// retry, so a retried inbox write is the same notification.
+    pub async fn deliver(&self, outgoing: &Outgoing, source: &str, at: OffsetDateTime) -> anyhow::Result<Delivered> {
         let started = std::time::Instant::now();
         let text = fit(&outgoing.message);
         let subscribers = self.connections.subscribers(&outgoing.project).await?;
@@ -146,14 +154,22 @@ impl Fanout {
             self.connections.unsubscribe_user(&outgoing.project, user).await?;
         }
         for user in &outgoing.inbox_for {
-            let notification =
-                Notification::new(user.clone(), outgoing.message.clone(), source, OffsetDateTime::now_utc());
+            let notification = Notification::new(user.clone(), outgoing.message.clone(), source, at);
             if self.inbox.deliver(&notification, self.config.inbox_ttl).await? {
                 let pushed = fit(&json!({ "type": "notification", "notification": notification }));
                 self.sockets.post_all(self.connections.sockets_of(user).await?, &pushed).await;
             }
         }
         Ok(delivered)
+    }
+}
+
+/// Unix milliseconds as a time; now when the source gave none.
+fn at_millis(millis: i64) -> OffsetDateTime {
+    match millis {
+        0 => OffsetDateTime::now_utc(),
+        ms => OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc()),
     }
 }
 

@@ -2,6 +2,8 @@
 //! were added to a project), kept for them to find later. The fan-out
 //! writes it; `notifications-api` lists it and marks it read.
 
+mod config;
+mod item;
 mod routes;
 mod store;
 
@@ -13,8 +15,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use ulid::Ulid;
 
-pub use routes::{InboxConfig, openapi, router};
-pub use store::{InboxStore, MarkAll};
+pub use config::InboxConfig;
+pub use routes::{openapi, router};
+pub use store::{InboxStore, ListError, MarkAll};
 
 /// A notification as stored and served.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -35,12 +38,17 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// A new, unread notification of `event` for `user`. Its id is derived
-    /// from `source` (the stream record's or queue message's id), so a
-    /// retried delivery writes the same notification, not a second one.
+    /// A new, unread notification of `event` for `user`; its `type` and
+    /// `projectId` are the event's. The id is a ULID made of `at` and a
+    /// hash of (`source`, `user`), so a retried delivery writes the same
+    /// notification, not a second one: `source` is the source event's id
+    /// (stream sequence number, queue message id) and `at` must be the
+    /// source event's own time (the stream record's creation time, the
+    /// message's `SentTimestamp`), never the time of delivery.
     pub fn new(user: UserId, event: Value, source: &str, at: OffsetDateTime) -> Self {
-        let millis = (at.unix_timestamp_nanos() / 1_000_000) as u64;
+        let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         let random = fnv1a_128(&[source.as_bytes(), b"\0", user.as_str().as_bytes()]) & ((1u128 << 80) - 1);
+        // A ULID's text is always a valid id (its first character is at most '7').
         let id = NotificationId::parse(&Ulid::from_parts(millis, random).to_string()).expect("a ULID is an id");
         Self {
             id,

@@ -8,36 +8,16 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tessera_core::content::NotificationId;
 use tessera_platform::aws::Aws;
-use tessera_platform::config::{ConfigError, Vars};
 use tessera_platform::cursor::Page;
 use tessera_platform::http::openapi::{BadRequest, NotFound};
-use tessera_platform::http::{ApiError, Caller, HttpConfig, with_platform_layers};
-use tessera_platform::ratelimit::{RateLimitConfig, RateLimiter};
-use tessera_platform::redis::{Redis, RedisConfig};
+use tessera_platform::http::{ApiError, Caller, with_platform_layers};
+use tessera_platform::ratelimit::RateLimiter;
+use tessera_platform::redis::Redis;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{InboxStore, Notification};
-
-#[derive(Debug, Clone)]
-pub struct InboxConfig {
-    pub inbox_table: String,
-    pub http: HttpConfig,
-    pub redis: RedisConfig,
-    pub rate_limits: RateLimitConfig,
-}
-
-impl InboxConfig {
-    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        Ok(Self {
-            inbox_table: vars.required("INBOX_TABLE")?,
-            http: HttpConfig::from_vars(vars)?,
-            redis: RedisConfig::from_vars(vars)?,
-            rate_limits: RateLimitConfig::from_vars(vars)?,
-        })
-    }
-}
+use super::{InboxConfig, InboxStore, ListError, Notification};
 
 /// The routes in the platform layers; connects to nothing yet.
 pub fn router(aws: Aws, config: &InboxConfig) -> Result<Router, redis::RedisError> {
@@ -98,8 +78,11 @@ async fn list(
         _ => return Err(ApiError::BadRequest("`limit` must be 1 to 100".into())),
     };
     let unread = query.unread.unwrap_or(false);
-    let page = store.list(&caller.user_id, unread, limit, query.cursor.as_deref()).await?;
-    Ok(axum::Json(page.map_err(|bad| ApiError::BadRequest(bad.to_string()))?))
+    match store.list(&caller.user_id, unread, limit, query.cursor.as_deref()).await {
+        Ok(page) => Ok(axum::Json(page)),
+        Err(ListError::BadCursor(bad)) => Err(ApiError::BadRequest(bad.to_string())),
+        Err(ListError::Unexpected(error)) => Err(error.into()),
+    }
 }
 
 /// How many of the caller's notifications are unread.
@@ -118,7 +101,7 @@ async fn mark_all_read(State(store): State<InboxStore>, caller: Caller) -> Resul
 
 /// Marks one of the caller's notifications read.
 #[utoipa::path(post, path = "/notifications/{notificationId}/read", operation_id = "markNotificationRead", tag = "notifications",
-    params(("notificationId" = String, Path, description = "The notification's id (a ULID)")),
+    params(("notificationId" = NotificationId, Path, description = "The notification's id (a ULID)")),
     responses((status = 200, body = Notification), (status = 400, response = inline(BadRequest)), (status = 404, response = inline(NotFound))))]
 async fn mark_read(
     State(store): State<InboxStore>,

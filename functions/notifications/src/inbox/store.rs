@@ -3,12 +3,11 @@
 //! GSI1 is sparse, so the unread are listed and counted without reading
 //! the rest, and marking one read removes it from the index.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::anyhow;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use futures_util::{StreamExt, stream};
 use tessera_core::UserId;
@@ -19,12 +18,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Notification;
-
-type Item = HashMap<String, AttributeValue>;
+use super::item::{Item, NOTIFICATION_PREFIX, item_of, notification_of, partition, sort_key, unread_partition};
 
 /// Updates in flight at once when marking everything read.
 const MARK_CONCURRENCY: usize = 16;
 
+/// The Inbox table, through DynamoDB.
 #[derive(Clone)]
 pub struct InboxStore {
     aws: Aws,
@@ -37,16 +36,24 @@ pub struct MarkAll {
     pub marked: u64,
 }
 
-fn partition(user: &UserId) -> String {
-    format!("USER#{user}")
+/// Why a page of the inbox could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// A cursor this list did not give (the client's mistake: 400).
+    #[error(transparent)]
+    BadCursor(#[from] BadCursor),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
-fn unread_partition(user: &UserId) -> String {
-    format!("UNREAD#{user}")
-}
-
-fn sort_key(id: &NotificationId) -> String {
-    format!("NOTIF#{id}")
+/// Which notifications a mark applies to.
+#[derive(Clone, Copy)]
+enum Mark {
+    /// Any of the user's, read already or not (`POST .../{id}/read`).
+    Any,
+    /// Only one still unread, so that `read-all` counts each once even when
+    /// the eventually consistent index still lists one marked a moment ago.
+    Unread,
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -58,27 +65,20 @@ impl InboxStore {
         Self { aws, table: table.into() }
     }
 
+    async fn client(&self) -> &aws_sdk_dynamodb::Client {
+        self.aws.dynamodb().await
+    }
+
     /// Stores a new notification, kept for `ttl`; false when it was there
     /// already (a retried delivery), which changes nothing.
     pub async fn deliver(&self, notification: &Notification, ttl: Duration) -> anyhow::Result<bool> {
-        let expires = OffsetDateTime::now_utc() + ttl;
-        let mut item: Item = serde_dynamo::to_item(notification).context("a notification as an item")?;
-        // The event as JSON text: any JSON round-trips, whatever DynamoDB's types would refuse.
-        item.insert("event".into(), s(notification.event.to_string()));
-        item.insert("pk".into(), s(partition(&notification.user_id)));
-        item.insert("sk".into(), s(sort_key(&notification.id)));
-        if !notification.read {
-            item.insert("gsi1pk".into(), s(unread_partition(&notification.user_id)));
-            item.insert("gsi1sk".into(), s(sort_key(&notification.id)));
-        }
-        item.insert("expiresAt".into(), AttributeValue::N(expires.unix_timestamp().to_string()));
+        let expires_at = (OffsetDateTime::now_utc() + ttl).unix_timestamp();
         let result = self
-            .aws
-            .dynamodb()
+            .client()
             .await
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(item_of(notification, expires_at)?))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -89,77 +89,51 @@ impl InboxStore {
         }
     }
 
-    /// A page of the user's notifications (or only the unread), newest first.
+    /// A page of the user's notifications (or only the unread), newest
+    /// first, `limit` at a time, continuing from `cursor`.
     pub async fn list(
         &self,
         user: &UserId,
         unread_only: bool,
         limit: i32,
-        after: Option<&str>,
-    ) -> anyhow::Result<Result<Page<Notification>, BadCursor>> {
-        let (index, key, partition) = match unread_only {
-            true => (Some("GSI1"), "gsi1pk", unread_partition(user)),
-            false => (None, "pk", partition(user)),
+        cursor: Option<&str>,
+    ) -> Result<Page<Notification>, ListError> {
+        let own = partition(user);
+        let unread = unread_partition(user);
+        // A cursor must continue this very list: this user's, this index.
+        let (index, key, value, names): (_, _, &str, &[&str]) = match unread_only {
+            true => (Some("GSI1"), "gsi1pk", &unread, &["pk", "sk", "gsi1pk", "gsi1sk"]),
+            false => (None, "pk", &own, &["pk", "sk"]),
         };
-        let names: &[&str] = if unread_only { &["pk", "sk", "gsi1pk", "gsi1sk"] } else { &["pk", "sk"] };
-        let start = match after.map(|c| cursor::decode(c, names, &[(key, &partition), ("pk", &self::partition(user))]))
-        {
-            Some(Err(bad)) => return Ok(Err(bad)),
-            Some(Ok(start)) => Some(start),
-            None => None,
-        };
+        let start = cursor.map(|c| cursor::decode(c, names, &[(key, value), ("pk", &own)])).transpose()?;
         let page = self
-            .aws
-            .dynamodb()
+            .client()
             .await
             .query()
             .table_name(&self.table)
             .set_index_name(index.map(str::to_owned))
             .key_condition_expression("#key = :key")
             .expression_attribute_names("#key", key)
-            .expression_attribute_values(":key", s(&partition))
+            .expression_attribute_values(":key", s(value))
             .scan_index_forward(false)
             .limit(limit)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|err| anyhow!("listing notifications: {}", DisplayErrorContext(err)))?;
-        let items = page.items.unwrap_or_default().into_iter().map(notification_of).collect::<anyhow::Result<_>>()?;
-        Ok(Ok(Page { items, cursor: page.last_evaluated_key.filter(|k| !k.is_empty()).map(|k| cursor::encode(&k)) }))
+        Ok(Page {
+            items: page.items.unwrap_or_default().into_iter().map(notification_of).collect::<anyhow::Result<_>>()?,
+            cursor: page.last_evaluated_key.filter(|k| !k.is_empty()).map(|k| cursor::encode(&k)),
+        })
     }
 
-    /// Marks one read; `None` if the user has no such notification.
+    /// Marks one read and returns it; `None` if the user has no such
+    /// notification. Marking one read again keeps its first `readAt`.
     pub async fn mark_read(&self, user: &UserId, id: &NotificationId) -> anyhow::Result<Option<Notification>> {
-        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
-        let result = self
-            .aws
-            .dynamodb()
-            .await
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(partition(user)))
-            .key("sk", s(sort_key(id)))
-            // A second mark keeps the first `readAt`.
-            .update_expression("SET #read = :true, readAt = if_not_exists(readAt, :now) REMOVE gsi1pk, gsi1sk")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#read", "read")
-            .expression_attribute_values(":true", AttributeValue::Bool(true))
-            .expression_attribute_values(":now", s(now))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Some(notification_of(output.attributes.unwrap_or_default())?)),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(None)
-            }
-            Err(error) => Err(anyhow!("marking a notification read: {}", DisplayErrorContext(error))),
-        }
+        self.mark(user, id, Mark::Any).await
     }
 
-    /// Marks every unread notification read.
+    /// Marks every unread notification read; how many it marked.
     pub async fn mark_all_read(&self, user: &UserId) -> anyhow::Result<MarkAll> {
         let mut marked = 0;
         let mut start: Option<Item> = None;
@@ -172,15 +146,12 @@ impl InboxStore {
                 .send()
                 .await
                 .map_err(|err| anyhow!("listing the unread: {}", DisplayErrorContext(err)))?;
-            let ids: Vec<NotificationId> = page
-                .items
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|item| item.get("sk")?.as_s().ok()?.strip_prefix("NOTIF#").map(str::to_owned))
-                .filter_map(|id| NotificationId::parse(&id).ok())
-                .collect();
+            let ids = page.items.unwrap_or_default().into_iter().filter_map(|item| {
+                let id = item.get("sk")?.as_s().ok()?.strip_prefix(NOTIFICATION_PREFIX)?;
+                NotificationId::parse(id).ok()
+            });
             let results: Vec<anyhow::Result<Option<Notification>>> = stream::iter(ids)
-                .map(|id| async move { self.mark_read(user, &id).await })
+                .map(|id| async move { self.mark(user, &id, Mark::Unread).await })
                 .buffer_unordered(MARK_CONCURRENCY)
                 .collect()
                 .await;
@@ -194,7 +165,7 @@ impl InboxStore {
         }
     }
 
-    /// How many are unread.
+    /// How many are unread, counted in the unread index page by page.
     pub async fn unread_count(&self, user: &UserId) -> anyhow::Result<u64> {
         let mut count = 0;
         let mut start: Option<Item> = None;
@@ -207,7 +178,7 @@ impl InboxStore {
                 .send()
                 .await
                 .map_err(|err| anyhow!("counting the unread: {}", DisplayErrorContext(err)))?;
-            count += page.count.max(0) as u64;
+            count += u64::try_from(page.count).unwrap_or(0);
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(count),
@@ -215,9 +186,38 @@ impl InboxStore {
         }
     }
 
-    async fn unread_query(&self, user: &UserId) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
-        self.aws
-            .dynamodb()
+    /// One `UpdateItem`: read, `readAt` set once, out of the unread index.
+    /// The condition keeps it from creating an item that was not there.
+    async fn mark(&self, user: &UserId, id: &NotificationId, which: Mark) -> anyhow::Result<Option<Notification>> {
+        let now = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        let condition = match which {
+            Mark::Any => "attribute_exists(pk)",
+            Mark::Unread => "attribute_exists(gsi1pk)",
+        };
+        let result = self
+            .client()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(partition(user)))
+            .key("sk", s(sort_key(id)))
+            .update_expression("SET #read = :true, readAt = if_not_exists(readAt, :now) REMOVE gsi1pk, gsi1sk")
+            .condition_expression(condition)
+            .expression_attribute_names("#read", "read")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(notification_of(output.attributes.unwrap_or_default())?)),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(None),
+            Err(error) => Err(anyhow!("marking a notification read: {}", DisplayErrorContext(error))),
+        }
+    }
+
+    async fn unread_query(&self, user: &UserId) -> QueryFluentBuilder {
+        self.client()
             .await
             .query()
             .table_name(&self.table)
@@ -225,15 +225,4 @@ impl InboxStore {
             .key_condition_expression("gsi1pk = :key")
             .expression_attribute_values(":key", s(unread_partition(user)))
     }
-}
-
-fn notification_of(mut item: Item) -> anyhow::Result<Notification> {
-    let event = match item.remove("event") {
-        Some(AttributeValue::S(text)) => serde_json::from_str(&text).context("a stored event")?,
-        _ => return Err(anyhow!("a stored notification without its event")),
-    };
-    item.insert("event".into(), AttributeValue::Null(true));
-    let mut notification: Notification = serde_dynamo::from_item(item).context("a stored notification")?;
-    notification.event = event;
-    Ok(notification)
 }
