@@ -129,25 +129,20 @@ impl ConnectionStore {
         Ok(output.item.is_some())
     }
 
-    /// The projects a connection is subscribed to.
-    pub async fn subscriptions_of(&self, connection_id: &str) -> anyhow::Result<Vec<ProjectId>> {
-        let items = self.query_table(connection_partition(connection_id)).await?;
-        Ok(items
-            .iter()
-            .filter_map(|item| text(item, "sk")?.strip_prefix("SUB#"))
-            .filter_map(|id| ProjectId::parse(id).ok())
-            .collect())
-    }
-
     /// Forgets a connection and all its subscriptions (`$disconnect`, or a
-    /// 410 Gone from a post).
-    pub async fn remove(&self, connection_id: &str) -> anyhow::Result<()> {
+    /// 410 Gone from a post); the projects it was subscribed to.
+    pub async fn remove(&self, connection_id: &str) -> anyhow::Result<Vec<ProjectId>> {
         let items = self.query_table(connection_partition(connection_id)).await?;
         let keys: Vec<(String, String)> = items
             .iter()
             .filter_map(|item| Some((text(item, "pk")?.to_owned(), text(item, "sk")?.to_owned())))
             .collect();
-        self.delete_keys(keys).await
+        self.delete_keys(keys).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| text(item, "sk")?.strip_prefix("SUB#"))
+            .filter_map(|id| ProjectId::parse(id).ok())
+            .collect())
     }
 
     /// The sockets subscribed to a project's channel.

@@ -69,6 +69,11 @@ impl Reply {
         Self::Error { reason, message: message.into(), action: None, retry_after_ms: None }
     }
 
+    /// An error about the message's `action`.
+    pub fn refused(reason: ErrorReason, message: impl Into<String>, action: &str) -> Self {
+        Self::Error { reason, message: message.into(), action: Some(action.to_owned()), retry_after_ms: None }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }

@@ -8,11 +8,40 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::http::ApiError;
+
 type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the cursor is not one this list gave")]
 pub struct BadCursor;
+
+/// Why a page of a list could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// A cursor this list did not give (the client's mistake: 400).
+    #[error(transparent)]
+    BadCursor(#[from] BadCursor),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<ListError> for ApiError {
+    fn from(error: ListError) -> Self {
+        match error {
+            ListError::BadCursor(bad) => ApiError::BadRequest(bad.to_string()),
+            ListError::Unexpected(error) => error.into(),
+        }
+    }
+}
+
+/// Page size bounds for every list: 1 to 100, 25 when left out.
+pub fn page_size(limit: Option<i32>) -> Result<i32, ApiError> {
+    match limit.unwrap_or(25) {
+        limit @ 1..=100 => Ok(limit),
+        _ => Err(ApiError::BadRequest("`limit` must be 1 to 100".into())),
+    }
+}
 
 /// A page of items and the cursor to the next, if any.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]

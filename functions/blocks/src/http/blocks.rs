@@ -12,11 +12,12 @@ use tessera_core::content::{
     Block, BlockId, BlockPatch, PatchError, PatchRequest, ProjectId, PropKey, SlideId, schema,
 };
 use tessera_core::events::Event;
+use tessera_platform::cursor::page_size;
 use tessera_platform::http::{ApiError, Caller, Json, Problem};
 use utoipa::ToSchema;
 
-use super::inputs::{ListQuery, if_match, page_size, write_id};
-use super::{Access, AppState, authorize, list_error, parse_id};
+use super::inputs::{ListQuery, if_match, write_id};
+use super::{Access, AppState, authorize, parse_id};
 use crate::store::{BATCH_GET_LIMIT, NewBlock, Page, PatchRejected};
 
 /// Most props a new block may have.
@@ -205,7 +206,7 @@ pub async fn list_of_slide(
     let slide = parse_id(&slide, SlideId::parse)?;
     authorize(&state, &project, &caller, Access::Read).await?;
     let page = state.store.slide_blocks(&project, &slide, page_size(query.limit())?, query.cursor()).await;
-    Ok(axum::Json(page.map_err(list_error)?).into_response())
+    Ok(axum::Json(page?).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -49,14 +49,6 @@ impl ListQuery {
     }
 }
 
-/// Page size bounds for every list.
-pub fn page_size(limit: Option<i32>) -> Result<i32, ApiError> {
-    match limit.unwrap_or(25) {
-        limit @ 1..=100 => Ok(limit),
-        _ => Err(ApiError::BadRequest("`limit` must be 1 to 100".into())),
-    }
-}
-
 /// The client's `Idempotency-Key` (so its retries are recognised), else a
 /// fresh id (so the SDK's retries are).
 pub fn write_id(headers: &HeaderMap) -> Result<String, ApiError> {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::cache::ProjectCache;
 use crate::config::Config;
 use crate::events::EventQueue;
-use crate::store::{ContentStore, ItemRejected, ListError};
+use crate::store::{ContentStore, ItemRejected};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -123,13 +123,5 @@ fn rejected<T: Serialize>(rejection: ItemRejected<T>, bad_reference: &str) -> Ap
             Err(error) => anyhow::Error::from(error).into(),
         },
         ItemRejected::Unexpected(error) => error.into(),
-    }
-}
-
-/// A list that could not be read: a cursor from elsewhere is the client's mistake.
-fn list_error(error: ListError) -> ApiError {
-    match error {
-        ListError::BadCursor(bad) => ApiError::BadRequest(bad.to_string()),
-        ListError::Unexpected(error) => error.into(),
     }
 }

@@ -5,11 +5,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use tessera_core::content::ProjectId;
+use tessera_platform::cursor::page_size;
 use tessera_platform::http::{ApiError, Caller, Json};
 use utoipa::ToSchema;
 
-use super::inputs::{ListQuery, Titled, if_match, page_size};
-use super::{Access, AppState, allows, authorize, list_error, parse_id, rejected};
+use super::inputs::{ListQuery, Titled, if_match};
+use super::{Access, AppState, allows, authorize, parse_id, rejected};
 use crate::store::{Page, Project, ProjectTree};
 
 #[utoipa::path(post, path = "/projects", operation_id = "createProject", tag = "projects",
@@ -61,7 +62,7 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = state.store.projects_of(&caller.user_id, page_size(query.limit())?, query.cursor()).await;
-    Ok(axum::Json(page.map_err(list_error)?))
+    Ok(axum::Json(page?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

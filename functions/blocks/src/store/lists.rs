@@ -15,18 +15,10 @@ use super::items::{Item, key};
 use super::keys::{META, block_sort_key, project_partition, slide_blocks_prefix, user_projects_partition};
 use super::projects::Member;
 use super::{ContentStore, Project};
-use tessera_platform::cursor::{self, BadCursor, Page};
+use tessera_platform::cursor::{self, ListError, Page};
 
 /// BatchGetItem's most keys per call.
 pub const BATCH_GET_LIMIT: usize = 100;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    #[error(transparent)]
-    BadCursor(#[from] BadCursor),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
-}
 
 impl ContentStore {
     /// A slide's blocks in creation order, `limit` at a time.

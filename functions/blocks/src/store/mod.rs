@@ -13,7 +13,7 @@ mod tree;
 
 pub use blocks::{NewBlock, PatchRejected};
 pub use keys::project_of_meta;
-pub use lists::{BATCH_GET_LIMIT, ListError};
+pub use lists::BATCH_GET_LIMIT;
 pub use projects::{Member, Project};
 pub use slides::{Slide, SlideChanges};
 pub use tessera_platform::cursor::{BadCursor, Page};

@@ -17,7 +17,8 @@ use ulid::Ulid;
 
 pub use config::InboxConfig;
 pub use routes::{openapi, router};
-pub use store::{InboxStore, ListError, MarkAll};
+pub use store::{InboxStore, MarkAll};
+pub use tessera_platform::cursor::ListError;
 
 /// A notification as stored and served.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use tessera_core::content::NotificationId;
 use tessera_platform::aws::Aws;
-use tessera_platform::cursor::Page;
+use tessera_platform::cursor::{Page, page_size};
 use tessera_platform::http::openapi::{BadRequest, NotFound};
 use tessera_platform::http::{ApiError, Caller, with_platform_layers};
 use tessera_platform::ratelimit::RateLimiter;
@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{InboxConfig, InboxStore, ListError, Notification};
+use super::{InboxConfig, InboxStore, Notification};
 
 /// The routes in the platform layers; connects to nothing yet.
 pub fn router(aws: Aws, config: &InboxConfig) -> Result<Router, redis::RedisError> {
@@ -73,16 +73,9 @@ async fn list(
     caller: Caller,
     Query(query): Query<InboxQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = match query.limit.unwrap_or(25) {
-        limit @ 1..=100 => limit,
-        _ => return Err(ApiError::BadRequest("`limit` must be 1 to 100".into())),
-    };
     let unread = query.unread.unwrap_or(false);
-    match store.list(&caller.user_id, unread, limit, query.cursor.as_deref()).await {
-        Ok(page) => Ok(axum::Json(page)),
-        Err(ListError::BadCursor(bad)) => Err(ApiError::BadRequest(bad.to_string())),
-        Err(ListError::Unexpected(error)) => Err(error.into()),
-    }
+    let page = store.list(&caller.user_id, unread, page_size(query.limit)?, query.cursor.as_deref()).await?;
+    Ok(axum::Json(page))
 }
 
 /// How many of the caller's notifications are unread.

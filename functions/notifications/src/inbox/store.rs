@@ -13,7 +13,7 @@ use futures_util::{StreamExt, stream};
 use tessera_core::UserId;
 use tessera_core::content::NotificationId;
 use tessera_platform::aws::Aws;
-use tessera_platform::cursor::{self, BadCursor, Page};
+use tessera_platform::cursor::{self, ListError, Page};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -34,16 +34,6 @@ pub struct InboxStore {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarkAll {
     pub marked: u64,
-}
-
-/// Why a page of the inbox could not be listed.
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    /// A cursor this list did not give (the client's mistake: 400).
-    #[error(transparent)]
-    BadCursor(#[from] BadCursor),
-    #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
 }
 
 /// Which notifications a mark applies to.

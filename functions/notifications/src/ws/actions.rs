@@ -120,20 +120,17 @@ async fn broadcast(
     Ok(None)
 }
 
-/// `$disconnect`: leaves every channel (the others see the leave), then
-/// forgets the connection.
+/// `$disconnect`: forgets the connection, then leaves every channel it
+/// was in (the others see the leave).
 pub async fn disconnect(app: &WsApp, connection_id: &str) {
-    match app.connections.subscriptions_of(connection_id).await {
+    match app.connections.remove(connection_id).await {
         Ok(projects) => {
             for project in projects {
                 leave(app, &project, connection_id).await;
             }
         }
-        Err(error) => tracing::warn!(error = format!("{error:#}"), "could not read a connection's subscriptions"),
-    }
-    if let Err(error) = app.connections.remove(connection_id).await {
-        // Its items expire with the connection's lifetime anyway.
-        tracing::warn!(error = format!("{error:#}"), "could not forget a connection");
+        // Its items expire with the connection's lifetime, its presence with the TTL.
+        Err(error) => tracing::warn!(error = format!("{error:#}"), "could not forget a connection"),
     }
 }
 
@@ -181,12 +178,7 @@ async fn others(app: &WsApp, project: &ProjectId, except: &str) -> anyhow::Resul
 }
 
 fn not_subscribed(action: &str) -> Reply {
-    Reply::Error {
-        reason: ErrorReason::NotSubscribed,
-        message: "subscribe to the project first".into(),
-        action: Some(action.into()),
-        retry_after_ms: None,
-    }
+    Reply::refused(ErrorReason::NotSubscribed, "subscribe to the project first", action)
 }
 
 fn now_ms() -> u64 {

@@ -53,12 +53,7 @@ pub fn parse(route: &str, body: Option<&str>, base64: bool) -> Result<Action, Re
         Some(Value::String(action)) => action.clone(),
         _ => return Err(Reply::error(ErrorReason::InvalidMessage, "a message needs an `action` (a string)")),
     };
-    let invalid = |error: serde_json::Error| Reply::Error {
-        reason: ErrorReason::InvalidMessage,
-        message: error.to_string(),
-        action: Some(action.clone()),
-        retry_after_ms: None,
-    };
+    let invalid = |error: serde_json::Error| Reply::refused(ErrorReason::InvalidMessage, error.to_string(), &action);
     let message = Value::Object(message.clone());
     let parsed = match route {
         "subscribe" => Action::Subscribe { project_id: OnProject::deserialize(&message).map_err(invalid)?.project_id },
@@ -77,12 +72,8 @@ pub fn parse(route: &str, body: Option<&str>, base64: bool) -> Result<Action, Re
             Action::Broadcast { project_id, data }
         }
         _ => {
-            return Err(Reply::Error {
-                reason: ErrorReason::UnknownAction,
-                message: "actions: subscribe, unsubscribe, ping, presence, broadcast".into(),
-                action: Some(action),
-                retry_after_ms: None,
-            });
+            let known = "actions: subscribe, unsubscribe, ping, presence, broadcast";
+            return Err(Reply::refused(ErrorReason::UnknownAction, known, &action));
         }
     };
     Ok(parsed)
@@ -93,12 +84,7 @@ fn ensure_size(action: &str, value: &Map<String, Value>, limit: usize) -> Result
     if size <= limit {
         return Ok(());
     }
-    Err(Reply::Error {
-        reason: ErrorReason::TooLarge,
-        message: format!("{size} bytes; at most {limit}"),
-        action: Some(action.to_owned()),
-        retry_after_ms: None,
-    })
+    Err(Reply::refused(ErrorReason::TooLarge, format!("{size} bytes; at most {limit}"), action))
 }
 
 #[cfg(test)]
