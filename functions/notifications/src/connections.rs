@@ -209,15 +209,17 @@ impl ConnectionStore {
     }
 
     async fn query_table(&self, pk: String) -> anyhow::Result<Vec<Item>> {
-        self.query(None, pk).await
+        self.query(None, pk, None).await
     }
 
+    /// Who is on a channel or a person's sockets: only the two attributes
+    /// every caller reads, so a page of thousands stays small.
     async fn query_index(&self, pk: String) -> anyhow::Result<Vec<Item>> {
-        self.query(Some("GSI1"), pk).await
+        self.query(Some("GSI1"), pk, Some("connectionId, userId")).await
     }
 
     /// Every item under a partition key, across pages.
-    async fn query(&self, index: Option<&str>, pk: String) -> anyhow::Result<Vec<Item>> {
+    async fn query(&self, index: Option<&str>, pk: String, projection: Option<&str>) -> anyhow::Result<Vec<Item>> {
         let key = if index.is_some() { "gsi1pk" } else { "pk" };
         let client = self.aws.dynamodb().await;
         let mut items = Vec::new();
@@ -231,6 +233,7 @@ impl ConnectionStore {
                 .expression_attribute_names("#key", key)
                 .expression_attribute_values(":key", s(&pk))
                 .consistent_read(index.is_none())
+                .set_projection_expression(projection.map(str::to_owned))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

@@ -141,12 +141,14 @@ impl Fanout {
         let started = std::time::Instant::now();
         let text = fit(&outgoing.message);
         let subscribers = self.connections.subscribers(&outgoing.project).await?;
+        let listed_ms = started.elapsed().as_secs_f64() * 1000.0;
         let delivered = self.sockets.post_all(subscribers.into_iter().map(|s| s.connection_id), &text).await;
         tracing::info!(
             kind = outgoing.message["type"].as_str().unwrap_or_default(),
             sent = delivered.sent,
             gone = delivered.gone,
             failed = delivered.failed,
+            listed_ms,
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "fanned out"
         );

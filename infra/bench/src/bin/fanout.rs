@@ -25,7 +25,15 @@ struct Round {
     sockets: usize,
     first_ms: f64,
     last_ms: f64,
-    function_ms: Option<f64>,
+    function: Option<FunctionTiming>,
+}
+
+/// The fan-out function's own account of one event, from its log.
+struct FunctionTiming {
+    /// Reading the channel's subscribers (a Connections GSI query).
+    listed_ms: f64,
+    /// Listing and posting to every socket.
+    elapsed_ms: f64,
 }
 
 #[tokio::main]
@@ -45,6 +53,9 @@ async fn main() -> anyhow::Result<()> {
         release: std::env::var_os("BENCH_DEBUG").is_none(),
         ..Options::default()
     };
+    // The last round's sockets outlive the devstack: closing them while it
+    // stops would only start `$disconnect`s it can no longer run.
+    let mut last_round: Vec<Socket> = Vec::new();
     let devstack = Devstack::start(options).await.context("starting the devstack")?;
     let http = reqwest::Client::new();
     let token = devstack.tokens.issue("bench-owner", "enterprise", &[], Duration::from_secs(3600));
@@ -52,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rounds = Vec::new();
     for (round, &size) in sizes.iter().enumerate() {
+        // Each round starts from no sockets.
+        close_all(std::mem::take(&mut last_round)).await;
         let url = format!("{}?token={token}", devstack.websocket_url);
         let sockets = open_subscribed(&url, &project, size).await?;
         let before = std::fs::read_to_string(&log).unwrap_or_default().len();
@@ -74,36 +87,45 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         ensure!(response.status().is_success(), "the PATCH answered {}", response.status());
         let mut arrivals = Vec::with_capacity(size);
+        let mut delivered = Vec::with_capacity(size);
         for reader in readers {
-            arrivals.push(reader.await??.duration_since(sent).as_secs_f64() * 1000.0);
+            let (at, socket) = reader.await??;
+            arrivals.push(at.duration_since(sent).as_secs_f64() * 1000.0);
+            delivered.push(socket);
         }
         arrivals.sort_by(f64::total_cmp);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let function_ms = function_duration(&std::fs::read_to_string(&log).unwrap_or_default()[before..], size);
-        rounds.push(Round { sockets: size, first_ms: arrivals[0], last_ms: arrivals[size - 1], function_ms });
+        let function = function_timing(&std::fs::read_to_string(&log).unwrap_or_default()[before..], size);
+        rounds.push(Round { sockets: size, first_ms: arrivals[0], last_ms: arrivals[size - 1], function });
+        last_round = delivered;
     }
 
     let build = if std::env::var_os("BENCH_DEBUG").is_some() { "debug" } else { "release" };
     println!("fan-out: one block.updated to every subscribed socket, through the devstack ({build} functions)");
     println!(
-        "{:>8} {:>16} {:>16} {:>16} {:>18}",
-        "sockets", "first (ms)", "last (ms)", "deliveries/s", "fan-out fn (ms)"
+        "{:>8} {:>12} {:>12} {:>14} {:>16} {:>14}",
+        "sockets", "first (ms)", "last (ms)", "deliveries/s", "fan-out fn (ms)", "listing (ms)"
     );
     for r in &rounds {
         let spread = (r.last_ms - r.first_ms).max(1.0);
-        let function = r.function_ms.map_or("-".into(), |ms| format!("{ms:.0}"));
+        let (function, listing) = match &r.function {
+            Some(f) => (format!("{:.0}", f.elapsed_ms), format!("{:.0}", f.listed_ms)),
+            None => ("-".into(), "-".into()),
+        };
         println!(
-            "{:>8} {:>16.0} {:>16.0} {:>16.0} {:>18}",
+            "{:>8} {:>12.0} {:>12.0} {:>14.0} {:>16} {:>14}",
             r.sockets,
             r.first_ms,
             r.last_ms,
             r.sockets as f64 / (spread / 1000.0),
-            function
+            function,
+            listing
         );
     }
     println!(
-        "first/last: from sending the PATCH (the stream poller's wait included); deliveries/s: sockets / (last - first)"
+        "first/last: from sending the PATCH to the first and the last delivery (the stream poller's wait included)"
     );
+    println!("deliveries/s: sockets / (last - first); listing: the fan-out's subscriber query, moto's speed here");
     Ok(())
 }
 
@@ -147,32 +169,42 @@ async fn open_subscribed(url: &str, project: &str, count: usize) -> anyhow::Resu
     opened.into_iter().collect()
 }
 
-/// When this socket saw the block's update.
-async fn await_update(mut socket: Socket, barrier: Arc<Barrier>) -> anyhow::Result<Instant> {
+/// When this socket saw the block's update. The socket comes back open:
+/// closing it now would start its `$disconnect` while the others still wait.
+async fn await_update(mut socket: Socket, barrier: Arc<Barrier>) -> anyhow::Result<(Instant, Socket)> {
     barrier.wait().await;
     loop {
         match tokio::time::timeout(PATIENCE, socket.next()).await? {
-            Some(Ok(Message::Text(text))) if text.contains("\"block.updated\"") => {
-                let at = Instant::now();
-                // Closed in the background: the next round starts from zero sockets.
-                tokio::spawn(async move { socket.close(None).await });
-                return Ok(at);
-            }
+            Some(Ok(Message::Text(text))) if text.contains("\"block.updated\"") => return Ok((Instant::now(), socket)),
             Some(Ok(_)) => continue,
             other => bail!("the socket ended before the update: {other:?}"),
         }
     }
 }
 
-/// The fan-out's own duration for the event sent to `sockets`, from its
-/// JSON log line (`"message":"fanned out"`, `sent`, `elapsed_ms`).
-fn function_duration(log: &str, sockets: usize) -> Option<f64> {
+/// The fan-out's own timing for the event sent to `sockets`, from its JSON
+/// log line (`"message":"fanned out"`, `sent`, `listed_ms`, `elapsed_ms`).
+fn function_timing(log: &str, sockets: usize) -> Option<FunctionTiming> {
     log.lines()
         .rev()
         .filter_map(|line| serde_json::from_str::<Value>(&line[line.find('{')?..]).ok())
         .filter(|entry| entry.to_string().contains("fanned out"))
         .filter(|entry| find(entry, "sent").and_then(Value::as_u64) == Some(sockets as u64))
-        .find_map(|entry| find(&entry, "elapsed_ms").and_then(Value::as_f64))
+        .find_map(|entry| {
+            Some(FunctionTiming {
+                listed_ms: find(&entry, "listed_ms")?.as_f64()?,
+                elapsed_ms: find(&entry, "elapsed_ms")?.as_f64()?,
+            })
+        })
+}
+
+/// Closes a round's sockets.
+async fn close_all(sockets: Vec<Socket>) {
+    stream::iter(sockets)
+        .for_each_concurrent(SETUP_CONCURRENCY, |mut socket| async move {
+            let _ = socket.close(None).await;
+        })
+        .await;
 }
 
 /// A field anywhere in a log entry (top level or under `fields`).
