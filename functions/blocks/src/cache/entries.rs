@@ -215,7 +215,7 @@ mod tests {
             block(&slides[2], "third"),
             block(&orphan, "left out"),
         ];
-        let member = Member { user_id: alice, role: ProjectRole::Owner, added_at: String::new() };
+        let member = Member { user_id: alice, role: ProjectRole::Owner, added_at: String::new(), updated_by: None };
         ProjectImage { project, members: vec![member], slides, blocks }
     }
 

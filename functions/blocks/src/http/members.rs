@@ -36,7 +36,7 @@ pub async fn put_member(
     let project = parse_id(&project, ProjectId::parse)?;
     let user = UserId::parse(&user).map_err(|_| ApiError::NotFound)?;
     authorize(&state, &project, &caller, Access::Manage).await?;
-    let member = state.store.put_member(&project, &user, body.role).await?;
+    let member = state.store.put_member(&project, &user, body.role, &caller.user_id).await?;
     state.cache.reset(&project).await;
     Ok(axum::Json(member))
 }

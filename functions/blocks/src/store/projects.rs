@@ -33,6 +33,11 @@ pub struct Member {
     pub user_id: UserId,
     pub role: ProjectRole,
     pub added_at: String,
+    /// Who added them or last changed their role; absent on memberships
+    /// written before it was recorded.
+    // The fan-out tells a person they were added only when someone else did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<UserId>,
 }
 
 impl ContentStore {
@@ -46,7 +51,12 @@ impl ContentStore {
             updated_at: created.clone(),
             updated_by: owner.clone(),
         };
-        let member = Member { user_id: owner.clone(), role: ProjectRole::Owner, added_at: created };
+        let member = Member {
+            user_id: owner.clone(),
+            role: ProjectRole::Owner,
+            added_at: created,
+            updated_by: Some(owner.clone()),
+        };
         let puts = [self.project_item(&project)?, self.member_item(&project.id, &member)?]
             .into_iter()
             .map(|item| {
@@ -108,9 +118,15 @@ impl ContentStore {
             .map(|m| m.role))
     }
 
-    /// Adds a member or changes their role.
-    pub async fn put_member(&self, project: &ProjectId, user: &UserId, role: ProjectRole) -> anyhow::Result<Member> {
-        let member = Member { user_id: user.clone(), role, added_at: now() };
+    /// Adds a member or changes their role, on `actor`'s word.
+    pub async fn put_member(
+        &self,
+        project: &ProjectId,
+        user: &UserId,
+        role: ProjectRole,
+        actor: &UserId,
+    ) -> anyhow::Result<Member> {
+        let member = Member { user_id: user.clone(), role, added_at: now(), updated_by: Some(actor.clone()) };
         self.client()
             .await
             .put_item()

@@ -95,8 +95,11 @@ pub fn outgoing(record: &EventRecord) -> Option<Outgoing> {
             message.insert("userId".into(), user.as_str().into());
             let kind = match verb {
                 "created" => {
-                    // Told in their inbox: they may not be subscribed yet.
-                    outgoing.inbox_for.push(user.clone());
+                    // Told in their inbox (they may not be subscribed yet),
+                    // unless they added themselves by creating the project.
+                    if current.updated_by.as_deref() != Some(user.as_str()) {
+                        outgoing.inbox_for.push(user.clone());
+                    }
                     "member.added"
                 }
                 "updated" => "member.updated",
@@ -108,6 +111,7 @@ pub fn outgoing(record: &EventRecord) -> Option<Outgoing> {
             };
             if verb != "deleted" {
                 message.insert("role".into(), current.role.clone().into());
+                insert_version_and_actor(&mut message, current);
             }
             kind.to_owned()
         }
@@ -218,7 +222,7 @@ mod tests {
     fn a_removed_member_is_unsubscribed_and_an_added_one_told_in_their_inbox() {
         let member = json!({
             "pk": {"S": format!("PROJECT#{PROJECT}")}, "sk": {"S": "MEMBER#ben"},
-            "entity": {"S": "member"}, "userId": {"S": "ben"}, "role": {"S": "editor"}
+            "entity": {"S": "member"}, "userId": {"S": "ben"}, "role": {"S": "editor"}, "updatedBy": {"S": "ann"}
         });
 
         let removed = outgoing(&record("REMOVE", member.clone(), json!({}))).unwrap();
@@ -228,7 +232,21 @@ mod tests {
         assert_eq!(removed.unsubscribe.unwrap().as_str(), "ben");
         assert_eq!(added.message["type"], "member.added");
         assert_eq!(added.message["role"], "editor");
+        assert_eq!(added.message["actor"], "ann");
         assert_eq!(added.inbox_for.iter().map(UserId::as_str).collect::<Vec<_>>(), ["ben"]);
+    }
+
+    #[test]
+    fn the_owner_who_created_the_project_is_not_told_they_were_added() {
+        let owner = json!({
+            "pk": {"S": format!("PROJECT#{PROJECT}")}, "sk": {"S": "MEMBER#ann"},
+            "entity": {"S": "member"}, "userId": {"S": "ann"}, "role": {"S": "owner"}, "updatedBy": {"S": "ann"}
+        });
+
+        let added = outgoing(&record("INSERT", json!({}), owner)).unwrap();
+
+        assert_eq!(added.message["type"], "member.added");
+        assert!(added.inbox_for.is_empty(), "{:?}", added.inbox_for);
     }
 
     #[test]
