@@ -31,11 +31,22 @@ async fn main() -> anyhow::Result<()> {
     println!("devstack: starting moto server, redis-server and the template's resources ...");
     let devstack = Devstack::start(options).await?;
     banner(&devstack);
-    tokio::signal::ctrl_c().await?;
+    stop_requested().await?;
     println!("\ndevstack: stopping");
     drop(devstack);
     // Exiting runs the hooks that stop the moto and redis servers.
     std::process::exit(0)
+}
+
+/// Ctrl-C or a `kill`: either way the functions and the servers stop too
+/// (a process ended by a signal it does not handle runs no exit hooks).
+async fn stop_requested() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
 }
 
 fn banner(devstack: &Devstack) {
