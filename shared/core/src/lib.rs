@@ -5,6 +5,7 @@
 
 pub mod content;
 pub mod events;
+pub mod generation;
 pub mod identity;
 pub mod ratelimit;
 
