@@ -80,18 +80,17 @@ impl Lambda {
         self.invoke(binary, event, timeout + INIT_ALLOWANCE).await
     }
 
-    /// Invokes `binary` with `event`, waiting at most `timeout` in all (API
-    /// Gateway's integration timeout counts start-up too).
-    ///
-    /// The wait for a place in the function's queue is not counted: in AWS
-    /// the function would scale out instead. An invocation that times out
-    /// keeps its place until `cargo lambda watch` answers it (or a last
-    /// bound passes), since the watch still runs it.
+    /// Invokes `binary` with `event`, waiting at most `timeout` from the
+    /// moment it is handed to the watch (API Gateway's integration timeout
+    /// counts start-up too). The wait for a place in the function's queue
+    /// is not counted: in AWS the function would scale out instead. One
+    /// that times out keeps its place until `cargo lambda watch` answers it
+    /// (or `ABANDON_AFTER` passes), since the watch still runs it.
     pub async fn invoke(&self, binary: &str, event: &Value, timeout: Duration) -> Result<Invocation, InvokeError> {
         let permit = self.in_flight(binary).acquire_owned().await.expect("the semaphore is never closed");
         let started = Instant::now();
         let url = format!("{}/2015-03-31/functions/{binary}/invocations", self.endpoint);
-        let request = self.http.post(url).json(event).timeout(timeout * 2 + ABANDON_AFTER).send();
+        let request = self.http.post(url).json(event).timeout(timeout + ABANDON_AFTER).send();
         let exchange = tokio::spawn(async move {
             let _permit = permit;
             let response = request.await.map_err(InvokeError::Unreachable)?;

@@ -40,7 +40,7 @@ impl Provider for BuiltinProvider {
 }
 
 /// The whole answer, already in chunks.
-pub fn answer(request: &GenerationRequest) -> Result<Vec<Chunk>, ProviderError> {
+fn answer(request: &GenerationRequest) -> Result<Vec<Chunk>, ProviderError> {
     let topic = request.prompt.split_whitespace().collect::<Vec<_>>().join(" ");
     if topic.is_empty() {
         return Err(ProviderError::permanent("the prompt is empty"));

@@ -128,8 +128,9 @@ where
     let events = bytes.eventsource();
     stream::unfold(Some(events), move |events| async move {
         let mut events = events?;
+        // A failure is the last item: no events are kept after it.
+        let failed = |error: ProviderError| Some((Err(error), None));
         loop {
-            let failed = |error: ProviderError| Some((Err(error), None));
             let event = match tokio::time::timeout(idle, events.next()).await {
                 Err(_) => return failed(ProviderError::transient(format!("no chunk within {idle:?}"))),
                 Ok(None) => return failed(ProviderError::transient("the stream broke off before its end")),
